@@ -1,0 +1,37 @@
+# Every target installs what it needs into .venv, so a fresh clone needs nothing else.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test ui bench lint install clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/pathways demo
+
+test: $(STAMP)
+	$(BIN)/pytest -q
+
+ui: $(STAMP)
+	test -f demo/pathways.yaml || $(BIN)/pathways demo
+	mkdir -p .dagster && cp -n dagster.yaml .dagster/dagster.yaml || true
+	DAGSTER_HOME=$(CURDIR)/.dagster PATHWAYS_CONFIG=$(CURDIR)/demo/pathways.yaml \
+		$(BIN)/dagster dev -w workspace.yaml
+
+bench: $(STAMP)
+	$(BIN)/pytest -q -m bench -s bench
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+clean:
+	rm -rf $(VENV) demo .dagster bench/work
