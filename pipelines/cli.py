@@ -1,0 +1,226 @@
+"""`pathways`: generate a sample district, run the nightly job, or do both as a demo."""
+
+import argparse
+import logging
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from models.config import ConfigError, PathwaysConfig, load_config
+from pipelines.definitions import NIGHTLY_JOB, build_definitions
+from pipelines.warehouse import table_row_count
+
+DEMO_STUDENTS = 2_000
+
+
+@dataclass
+class NightSummary:
+    """What one nightly run built, for the terminal and for tests."""
+
+    success: bool
+    run_id: str
+    failures: list[str] = field(default_factory=list)
+    tables: dict[str, int] = field(default_factory=dict)
+    rejected_rows: int = 0
+    file_problems: list[str] = field(default_factory=list)
+
+
+class _ProgressHandler(logging.Handler):
+    """Turns Dagster's step events into one progress bar and a line per finished step."""
+
+    def __init__(self, progress: Progress, task_id, console: Console) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.progress, self.task_id, self.console = progress, task_id, console
+
+    def emit(self, record: logging.LogRecord) -> None:
+        event = (getattr(record, "dagster_meta", None) or {}).get("dagster_event")
+        if event is None:
+            if record.levelno >= logging.WARNING:
+                self.console.print(f"  [yellow]![/] {record.msg}", markup=True, highlight=False)
+            return
+        kind, step = event.event_type_value, event.step_key
+        if kind == "STEP_START":
+            self.progress.update(self.task_id, description=step)
+        elif kind == "STEP_SUCCESS":
+            self.progress.advance(self.task_id)
+        elif kind in ("STEP_FAILURE", "STEP_SKIPPED"):
+            self.progress.advance(self.task_id)
+            mark = "[red]✗[/]" if kind == "STEP_FAILURE" else "[yellow]–[/]"
+            self.console.print(f"  {mark} {step}: {event.message or kind.lower()}")
+
+
+def run_nightly(
+    config_path: Path, console: Console | None = None, instance: dg.DagsterInstance | None = None
+) -> NightSummary:
+    """Run the nightly job for one district in this process and summarize it."""
+    console = console or Console(stderr=True)
+    config = load_config(config_path)
+    job = build_definitions(config).resolve_job_def(NIGHTLY_JOB)
+    steps = len(list(job.nodes_in_topological_order))
+    with Progress(
+        TextColumn("[bold]{task.description:<48}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    ) as progress:
+        task_id = progress.add_task("starting", total=steps)
+        handler = _ProgressHandler(progress, task_id, console)
+
+        @dg.logger
+        def terminal(_init_context):
+            log = logging.Logger("pathways", level=logging.DEBUG)
+            log.addHandler(handler)
+            return log
+
+        owned = instance is None
+        instance = instance or _instance()
+        try:
+            result = job.with_logger_defs({"terminal": terminal}).execute_in_process(
+                run_config={"loggers": {"terminal": {}}},
+                instance=instance,
+                raise_on_error=False,
+            )
+        finally:
+            if owned:
+                instance.dispose()
+        progress.update(task_id, description="done")
+    failures = [
+        f"{e.step_key}: {e.event_specific_data.error.message.strip()}"
+        for e in result.all_events
+        if e.event_type_value == "STEP_FAILURE"
+    ]
+    summary = NightSummary(success=result.success, run_id=result.run_id, failures=failures)
+    _read_warehouse(config, summary)
+    return summary
+
+
+def _instance() -> dg.DagsterInstance:
+    # A configured DAGSTER_HOME keeps run history; otherwise the run leaves no trace but the
+    # warehouse itself.
+    return (
+        dg.DagsterInstance.get()
+        if os.environ.get("DAGSTER_HOME")
+        else dg.DagsterInstance.ephemeral()
+    )
+
+
+def _read_warehouse(config: PathwaysConfig, summary: NightSummary) -> None:
+    if not config.warehouse.path.exists():
+        return
+    con = duckdb.connect(str(config.warehouse.path), read_only=True)
+    try:
+        for schema, table in con.execute(
+            "SELECT schema_name, table_name FROM duckdb_tables() "
+            "WHERE database_name = current_database() ORDER BY 1, 2"
+        ).fetchall():
+            summary.tables[f"{schema}.{table}"] = table_row_count(con, schema, table)
+        if summary.tables.get("audit.rejected_rows") is not None:
+            summary.rejected_rows = con.execute(
+                "SELECT count(*) FROM audit.rejected_rows WHERE run_id = ?", [summary.run_id]
+            ).fetchone()[0]
+            summary.file_problems = [
+                f"{file}: {status}: {message}"
+                for file, status, message in con.execute(
+                    "SELECT file, status, message FROM audit.sis_loads "
+                    "WHERE run_id = ? AND status IN ('failed', 'held') ORDER BY file",
+                    [summary.run_id],
+                ).fetchall()
+            ]
+    finally:
+        con.close()
+
+
+def print_summary(config_path: Path, summary: NightSummary, console: Console) -> None:
+    """The end-of-night report: tables, rows, rejected rows, and where the files are."""
+    config = load_config(config_path)
+    table = Table(title=f"{config.district.name}: warehouse after tonight's run")
+    table.add_column("table")
+    table.add_column("rows", justify="right")
+    for name, rows in summary.tables.items():
+        if not name.startswith("raw."):
+            table.add_row(name, f"{rows:,}")
+    raw_rows = sum(r for n, r in summary.tables.items() if n.startswith("raw."))
+    table.add_row("raw.* (as received)", f"{raw_rows:,}")
+    console.print(table)
+    console.print(f"Rejected rows this run: {summary.rejected_rows:,} (audit.rejected_rows)")
+    for problem in summary.file_problems:
+        console.print(f"[red]File problem[/] {problem}")
+    for failure in summary.failures:
+        console.print(f"[red]Failed[/] {failure}")
+    console.print(f"Warehouse:        {config.warehouse.path}")
+    console.print(f"Published copy:   {config.warehouse.published_path}")
+    status = "[green]succeeded[/]" if summary.success else "[red]FAILED[/]"
+    console.print(f"Nightly run {summary.run_id} {status}.")
+
+
+def _cmd_generate(args: argparse.Namespace, console: Console) -> int:
+    from sample_district.generate import generate_district
+
+    district = generate_district(args.students, Path(args.out), seed=args.seed)
+    console.print(
+        f"Wrote a {args.students:,}-learner OneRoster 1.2 district to {district.oneroster_path}"
+    )
+    console.print(f"Config: {district.config_path}")
+    return 0
+
+
+def _cmd_run(args: argparse.Namespace, console: Console) -> int:
+    summary = run_nightly(Path(args.config), console)
+    print_summary(Path(args.config), summary, console)
+    return 0 if summary.success and not summary.file_problems else 1
+
+
+def _cmd_demo(args: argparse.Namespace, console: Console) -> int:
+    from sample_district.generate import generate_district
+
+    out = Path(args.out)
+    district = generate_district(args.students, out, seed=args.seed)
+    console.print(f"Generated a {args.students:,}-learner sample district in {out}/")
+    summary = run_nightly(district.config_path, console)
+    print_summary(district.config_path, summary, console)
+    console.print(
+        f"Explore it: `make ui` (Dagster UI), or `duckdb {district.out / 'published'}"
+        "/warehouse.duckdb` for the published tables."
+    )
+    return 0 if summary.success and not summary.file_problems else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `pathways` command."""
+    parser = argparse.ArgumentParser(prog="pathways", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    generate = commands.add_parser("generate", help="write a synthetic OneRoster district")
+    generate.add_argument("--students", type=int, required=True, help="number of learners")
+    generate.add_argument("--out", required=True, help="folder to write into")
+    generate.add_argument("--seed", type=int, default=42, help="same seed, same district")
+
+    run = commands.add_parser("run", help="run the nightly job for a district, in this process")
+    run.add_argument("--config", default="pathways.yaml", help="path to pathways.yaml")
+
+    demo = commands.add_parser("demo", help="generate the sample district and run a night")
+    demo.add_argument("--students", type=int, default=DEMO_STUDENTS)
+    demo.add_argument("--out", default="demo")
+    demo.add_argument("--seed", type=int, default=42)
+
+    args = parser.parse_args(argv)
+    console = Console()
+    handlers = {"generate": _cmd_generate, "run": _cmd_run, "demo": _cmd_demo}
+    try:
+        return handlers[args.command](args, console)
+    except ConfigError as exc:
+        console.print(f"[red]Configuration error[/]\n{exc}", highlight=False)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

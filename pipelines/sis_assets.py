@@ -1,0 +1,121 @@
+"""SIS ingestion assets: a district's OneRoster export into `raw.oneroster_*`."""
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import dagster as dg
+
+from connectors.oneroster_csv import (
+    OneRosterCsvSettings,
+    OneRosterLoad,
+    ensure_oneroster_tables,
+    load_oneroster_csv,
+)
+from models.config import OneRosterCsvSource
+from models.oneroster_spec import known_files, snake_case
+from pipelines.warehouse import WAREHOUSE_POOL, WarehouseResource
+
+SIS_ASSET_NAME = "sis_oneroster_csv"
+FILE_CHECK = "export_file_loaded_cleanly"
+
+
+class SisExportConfig(dg.Config):
+    """Run-time choice of export; the drop sensor sets it to the file that just landed."""
+
+    path: str | None = None
+
+
+def raw_oneroster_key(file: str) -> dg.AssetKey:
+    """`users.csv` → `raw/oneroster_users`."""
+    return dg.AssetKey(["raw", f"oneroster_{snake_case(file.removesuffix('.csv'))}"])
+
+
+def build_oneroster_csv_assets(source: OneRosterCsvSource) -> dg.AssetsDefinition:
+    """One multi-asset that validates and loads a whole export: the manifest governs every file,
+    references cross files, and a held export must change nothing, so it loads as one unit."""
+    specs = [
+        dg.AssetSpec(
+            raw_oneroster_key(file),
+            description=f"The district's OneRoster {file} as received, one row per sourcedId, "
+            "validated; rows that failed are in audit.rejected_rows.",
+            group_name="raw",
+            kinds={"duckdb", "csv"},
+        )
+        for file in known_files()
+    ]
+    checks = [
+        dg.AssetCheckSpec(
+            FILE_CHECK,
+            asset=spec.key,
+            description="Tonight's file loaded without a file-level failure or rejected rows.",
+        )
+        for spec in specs
+    ]
+
+    @dg.multi_asset(
+        name=SIS_ASSET_NAME,
+        specs=specs,
+        check_specs=checks,
+        pool=WAREHOUSE_POOL,
+        can_subset=False,
+    )
+    def _load(
+        context: dg.AssetExecutionContext, config: SisExportConfig, warehouse: WarehouseResource
+    ):
+        settings = OneRosterCsvSettings(
+            path=Path(config.path) if config.path else source.path,
+            source="sis",
+            max_deletion_share=source.max_deletion_share,
+        )
+        with warehouse.get_connection() as con:
+            ensure_oneroster_tables(con)
+            load = load_oneroster_csv(con, settings, context.run_id, datetime.now(UTC))
+        yield from _report(context, load)
+
+    return _load
+
+
+def _report(context: dg.AssetExecutionContext, load: OneRosterLoad):
+    if load.held:
+        raise dg.Failure(
+            description=f"The SIS export was held and nothing was applied: {load.message}",
+            metadata={"batch_id": load.batch_id, "oneroster_version": load.version},
+        )
+    by_file = {f.file: f for f in load.files}
+    for file in known_files():
+        file_load = by_file.get(file)
+        status = file_load.status if file_load else "absent"
+        message = file_load.message if file_load else "not in this export; last snapshot kept"
+        rejected = file_load.rows_rejected if file_load else 0
+        if status == "failed":
+            context.log.error(f"{file} was not loaded: {message}")
+        elif rejected:
+            context.log.warning(
+                f"{file}: {rejected:,} row(s) rejected; "
+                "see audit.rejected_rows for the line, column and reason"
+            )
+        # Every raw table is reported, loaded or not, so the models downstream always run on
+        # the latest good snapshot; the check says whether tonight's file made it.
+        yield dg.MaterializeResult(
+            asset_key=raw_oneroster_key(file),
+            metadata={
+                "status": status,
+                "mode": file_load.mode if file_load else "absent",
+                "rows_read": file_load.rows_read if file_load else 0,
+                "rows_loaded": file_load.rows_loaded if file_load else 0,
+                "rows_rejected": rejected,
+                "oneroster_version": load.version,
+                "batch_id": load.batch_id,
+                "message": message,
+            },
+            check_results=[
+                dg.AssetCheckResult(
+                    check_name=FILE_CHECK,
+                    passed=status != "failed" and rejected == 0,
+                    severity=dg.AssetCheckSeverity.ERROR
+                    if status == "failed"
+                    else dg.AssetCheckSeverity.WARN,
+                    metadata={"status": status, "rows_rejected": rejected, "message": message},
+                )
+            ],
+        )

@@ -1,0 +1,142 @@
+"""Shared warehouse plumbing for the Dagster assets: the one-writer pool, previews, publishing."""
+
+import os
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+from dagster_duckdb import DuckDBResource
+
+from models.personal_data import is_personal_column
+
+# DuckDB allows one read-write process at a time: every asset that writes the warehouse takes a
+# slot in this pool, whose limit is 1 (dagster.yaml), and the nightly job runs in-process.
+WAREHOUSE_POOL = "warehouse"
+
+# Schemas a downstream dashboard may read; raw and staging still carry names and emails.
+PUBLISHED_SCHEMAS = ("core", "marts", "audit")
+
+
+class WarehouseLockedError(RuntimeError):
+    """Another process holds the live warehouse file."""
+
+
+class WarehouseResource(DuckDBResource):
+    """The district's live DuckDB warehouse: opened read-write by one step at a time."""
+
+    lock_wait_seconds: float = 30.0
+
+    @contextmanager
+    def get_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection that is always closed, even when the step fails, so the next step
+        (or the end-of-run summary) can open the file again."""
+        Path(self.database).parent.mkdir(parents=True, exist_ok=True)
+        deadline = time.monotonic() + self.lock_wait_seconds
+        delay = 0.2
+        while True:
+            try:
+                con = duckdb.connect(self.database, config=dict(self.connection_config))
+                break
+            except duckdb.IOException as exc:
+                if time.monotonic() >= deadline:
+                    raise WarehouseLockedError(
+                        f"{self.database} is locked by another process ({exc}). Only Pathways "
+                        "should open the live warehouse; dashboards read the published copy."
+                    ) from exc
+                time.sleep(delay)
+                delay = min(delay * 2, 5.0)
+        try:
+            yield con
+        finally:
+            con.close()
+
+
+def quote_ident(name: str) -> str:
+    """A DuckDB identifier, quoted (names here come from our own files, never from input)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def table_row_count(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> int:
+    """Rows in `schema.table`."""
+    return con.execute(
+        f"SELECT count(*) FROM {quote_ident(schema)}.{quote_ident(table)}"
+    ).fetchone()[0]
+
+
+def preview_markdown(
+    con: duckdb.DuckDBPyConnection, schema: str, table: str, limit: int = 5
+) -> str:
+    """A few rows of a table as Markdown, with every personal column left out."""
+    columns = [
+        row[0]
+        for row in con.execute(
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position",
+            [schema, table],
+        ).fetchall()
+    ]
+    shown = [c for c in columns if not is_personal_column(c)]
+    hidden = len(columns) - len(shown)
+    if not shown:
+        return f"_{hidden} columns, all personal; no preview._"
+    select = ", ".join(quote_ident(c) for c in shown)
+    frame = con.execute(
+        f"SELECT {select} FROM {quote_ident(schema)}.{quote_ident(table)} LIMIT {int(limit)}"
+    ).df()
+    note = f"\n\n_{hidden} personal column(s) not shown._" if hidden else ""
+    return frame.to_markdown(index=False) + note
+
+
+def publish_copy(
+    con: duckdb.DuckDBPyConnection,
+    published_path: Path,
+    storage_version: str,
+    schemas: tuple[str, ...] = PUBLISHED_SCHEMAS,
+) -> dict[str, int]:
+    """Write a read-only copy of the published schemas and swap it in atomically.
+
+    The copy is written beside its final path and renamed over it, so a dashboard reading the
+    published file sees last night's or tonight's warehouse, never half of one, and never holds
+    a lock the pipeline needs. Returns rows per published table.
+    """
+    published_path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(
+        prefix=f".{published_path.name}.", suffix=".tmp", dir=published_path.parent
+    )
+    os.close(fd)
+    os.unlink(tmp_name)  # DuckDB must create the file itself
+    tables = con.execute(
+        "SELECT table_schema, table_name FROM information_schema.tables "
+        "WHERE table_catalog = current_database() AND table_type = 'BASE TABLE' "
+        "AND list_contains(?, table_schema) ORDER BY 1, 2",
+        [list(schemas)],
+    ).fetchall()
+    counts: dict[str, int] = {}
+    con.execute(
+        f"ATTACH ? AS published_copy (STORAGE_VERSION {quote_literal(storage_version)})",
+        [tmp_name],
+    )
+    try:
+        try:
+            for schema in sorted({s for s, _ in tables}):
+                con.execute(f"CREATE SCHEMA IF NOT EXISTS published_copy.{quote_ident(schema)}")
+            for schema, table in tables:
+                name = f"{quote_ident(schema)}.{quote_ident(table)}"
+                con.execute(f"CREATE TABLE published_copy.{name} AS SELECT * FROM {name}")
+                counts[f"{schema}.{table}"] = table_row_count(con, schema, table)
+        finally:
+            con.execute("DETACH published_copy")
+        os.replace(tmp_name, published_path)
+    except BaseException:
+        # Yesterday's published copy stays; only the half-written one goes.
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+    return counts
+
+
+def quote_literal(value: str) -> str:
+    """A SQL string literal for an option that cannot take a bound parameter."""
+    return "'" + value.replace("'", "''") + "'"

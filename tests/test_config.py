@@ -1,0 +1,81 @@
+"""`pathways.yaml`: valid files load; wrong keys and values stop with a message naming the line."""
+
+from pathlib import Path
+
+import pytest
+
+from models.config import ConfigError, load_config
+
+VALID = """\
+district: {id: sample-district, name: Sample District, timezone: America/Chicago}
+warehouse: {path: data/warehouse.duckdb, published_path: data/published/warehouse.duckdb}
+schedule: {cron: "0 2 * * *"}
+sources:
+  sis: {kind: oneroster_csv, path: data/sis/oneroster}
+privacy: {min_group_size: 10}
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "pathways.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_the_documented_example_loads_with_paths_relative_to_the_file(tmp_path):
+    config = load_config(write(tmp_path, VALID))
+    assert config.district.timezone == "America/Chicago"
+    assert config.warehouse.path == tmp_path / "data/warehouse.duckdb"
+    assert config.sources.sis.path == tmp_path / "data/sis/oneroster"
+    assert config.sources.sis.max_deletion_share == 0.2
+    assert config.privacy.min_group_size == 10
+
+
+def test_a_misspelt_key_names_its_line_and_suggests_the_right_one(tmp_path):
+    text = VALID.replace("privacy: {min_group_size: 10}", "privacy: {min_grup_size: 10}")
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, text))
+    message = str(err.value)
+    assert "line 6" in message
+    assert "privacy.min_grup_size" in message
+    assert "did you mean 'min_group_size'" in message
+
+
+def test_an_unknown_source_kind_lists_the_supported_ones(tmp_path):
+    text = VALID.replace("kind: oneroster_csv", "kind: onerostr_csv")
+    with pytest.raises(ConfigError, match=r"line 5, sources\.sis.*unknown kind 'onerostr_csv'"):
+        load_config(write(tmp_path, text))
+
+
+def test_an_unknown_time_zone_is_rejected_with_an_example(tmp_path):
+    text = VALID.replace("America/Chicago", "America/Chicgo")
+    with pytest.raises(ConfigError, match=r"line 1, district\.timezone: unknown time zone"):
+        load_config(write(tmp_path, text))
+
+
+def test_a_cron_expression_must_have_five_fields(tmp_path):
+    text = VALID.replace('"0 2 * * *"', '"0 2 * *"')
+    with pytest.raises(ConfigError, match=r"schedule\.cron: '0 2 \* \*' is not a five-field cron"):
+        load_config(write(tmp_path, text))
+
+
+def test_a_missing_required_section_is_named(tmp_path):
+    text = "\n".join(line for line in VALID.splitlines() if not line.startswith("warehouse"))
+    with pytest.raises(ConfigError, match=r"warehouse: required key is missing"):
+        load_config(write(tmp_path, text))
+
+
+def test_a_deletion_share_above_one_is_rejected(tmp_path):
+    text = VALID.replace("path: data/sis/oneroster}", "path: x, max_deletion_share: 1.5}")
+    with pytest.raises(ConfigError, match=r"max_deletion_share"):
+        load_config(write(tmp_path, text))
+
+
+def test_a_missing_file_says_how_to_fix_it(tmp_path):
+    with pytest.raises(ConfigError, match="no such config file"):
+        load_config(tmp_path / "nope.yaml")
+
+
+def test_the_repository_default_config_is_valid():
+    config = load_config(Path(__file__).resolve().parents[1] / "pathways.yaml")
+    assert config.district.id == "sample-district"
