@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# A DuckDB 1.x reader, beside the project's 2.x, to prove BI tools can open the published copy.
+READER_1X := $(VENV)/duckdb1
 
 .PHONY: demo test ui bench lint install clean
 
@@ -17,7 +19,11 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/pathways demo
 
-test: $(STAMP)
+$(READER_1X)/.installed:
+	$(BIN)/pip install --quiet --no-deps --target $(READER_1X) 'duckdb>=1.5,<2'
+	touch $@
+
+test: $(STAMP) $(READER_1X)/.installed
 	$(BIN)/pytest -q
 
 ui: $(STAMP)
@@ -27,7 +33,7 @@ ui: $(STAMP)
 		$(BIN)/dagster dev -w workspace.yaml
 
 bench: $(STAMP)
-	$(BIN)/pytest -q -m bench -s bench
+	$(BIN)/python bench/sis_ingestion.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -55,6 +55,10 @@ class WarehouseSettings(_Settings):
     # DuckDB 2.0 writes a storage format that DuckDB 1.x (most BI drivers) cannot open; the
     # published copy is written in this older format so those readers can.
     published_storage_version: str = "v1.2.0"
+    # DuckDB spills to disk beyond this, so memory does not grow with the size of the district.
+    memory_limit: Annotated[
+        str, Field(pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$")
+    ] = "1GB"
 
 
 class ScheduleSettings(_Settings):

@@ -51,7 +51,12 @@ def build_definitions(config: PathwaysConfig, drop_settle_seconds: float = 60.0)
         jobs=[nightly],
         schedules=[schedule],
         sensors=sensors,
-        resources={"warehouse": WarehouseResource(database=str(config.warehouse.path))},
+        resources={
+            "warehouse": WarehouseResource(
+                database=str(config.warehouse.path),
+                connection_config={"memory_limit": config.warehouse.memory_limit},
+            )
+        },
     )
 
 

@@ -1,0 +1,166 @@
+"""Benchmark: Pathways' SIS ingestion against a bare DuckDB `read_csv` of the same export.
+
+    make bench                      # 1,000,000 learners (the goal is measured at this size)
+    .venv/bin/python bench/sis_ingestion.py --students 50000   # a quick look
+
+Generates the sample district, then in a fresh process each:
+  (a) bare:     `CREATE TABLE … AS SELECT * FROM read_csv(file)` for every file of the export;
+  (b) pathways: the real nightly assets for the SIS export — validation, rejects, raw — and every
+                staging model, materialized through Dagster into a new warehouse.
+Wall time and peak memory (RSS of the process) of each go to bench/results/sis_ingestion.json
+and .md. Goal: (b) within 1.5x of (a), peak memory under 2 GB.
+"""
+
+import argparse
+import json
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results"
+
+
+def _peak_rss_mb() -> float:
+    # Linux reports ru_maxrss in KiB.
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def bare(export: Path, db: Path) -> dict:
+    """(a) DuckDB alone: read every CSV of the export into a table."""
+    import duckdb
+
+    start = time.perf_counter()
+    con = duckdb.connect(str(db))
+    rows = 0
+    for csv_file in sorted(export.glob("*.csv")):
+        if csv_file.name == "manifest.csv":
+            continue
+        table = csv_file.stem
+        con.execute(f'CREATE TABLE "{table}" AS SELECT * FROM read_csv(?)', [str(csv_file)])
+        rows += con.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]
+    con.close()
+    return {"seconds": time.perf_counter() - start, "rows": rows, "peak_rss_mb": _peak_rss_mb()}
+
+
+def pathways(config_path: Path) -> dict:
+    """(b) Pathways: the SIS asset and every staging model, through Dagster."""
+    import dagster as dg
+
+    from models.config import load_config
+    from pipelines.definitions import build_definitions
+
+    config = load_config(config_path)
+    defs = build_definitions(config)
+    selection = [key for key in defs.resolve_all_asset_keys() if key.path[0] in ("raw", "staging")]
+    start = time.perf_counter()
+    job = defs.resolve_implicit_global_asset_job_def()
+    with dg.instance_for_test() as instance:
+        result = job.execute_in_process(
+            instance=instance, asset_selection=selection, raise_on_error=True
+        )
+    seconds = time.perf_counter() - start
+    import duckdb
+
+    con = duckdb.connect(str(config.warehouse.path), read_only=True)
+    raw_rows = con.execute(
+        "SELECT sum(estimated_size) FROM duckdb_tables() WHERE schema_name = 'raw'"
+    ).fetchone()[0]
+    rejected = con.execute("SELECT count(*) FROM audit.rejected_rows").fetchone()[0]
+    con.close()
+    return {
+        "seconds": seconds,
+        "success": result.success,
+        "raw_rows": raw_rows,
+        "rejected_rows": rejected,
+        "peak_rss_mb": _peak_rss_mb(),
+    }
+
+
+def _child(kind: str, *args: str) -> dict:
+    done = subprocess.run(
+        [sys.executable, __file__, "--child", kind, *args],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--students", type=int, default=1_000_000)
+    parser.add_argument("--work", type=Path, default=HERE / "work")
+    parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    if args.child:
+        kind, *rest = args.child
+        out = bare(Path(rest[0]), Path(rest[1])) if kind == "bare" else pathways(Path(rest[0]))
+        print(json.dumps(out))
+        return
+
+    sys.path.insert(0, str(HERE.parent))
+    from sample_district.generate import generate_district
+
+    shutil.rmtree(args.work, ignore_errors=True)
+    args.work.mkdir(parents=True)
+    start = time.perf_counter()
+    district = generate_district(args.students, args.work / "district")
+    generate_seconds = time.perf_counter() - start
+    export_mb = sum(f.stat().st_size for f in district.oneroster_path.iterdir()) / 2**20
+    print(f"generated {args.students:,} learners in {generate_seconds:.1f}s ({export_mb:,.0f} MB)")
+
+    a = _child("bare", str(district.oneroster_path), str(args.work / "bare.duckdb"))
+    print(f"(a) bare read_csv: {a['seconds']:.1f}s, peak {a['peak_rss_mb']:,.0f} MB")
+    b = _child("pathways", str(district.config_path))
+    print(f"(b) pathways SIS → staging: {b['seconds']:.1f}s, peak {b['peak_rss_mb']:,.0f} MB")
+
+    ratio = b["seconds"] / a["seconds"]
+    result = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "students": args.students,
+        "machine": f"{platform.machine()}, {_cores()} cores, Python {platform.python_version()}",
+        "generate_seconds": round(generate_seconds, 1),
+        "export_mb": round(export_mb),
+        "bare_read_csv": a,
+        "pathways_sis_to_staging": b,
+        "ratio": round(ratio, 2),
+        "goal_ratio_met": ratio <= 1.5,
+        "goal_memory_met": b["peak_rss_mb"] < 2048,
+    }
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "sis_ingestion.json").write_text(json.dumps(result, indent=2) + "\n")
+    (RESULTS / "sis_ingestion.md").write_text(_markdown(result))
+    print(_markdown(result))
+    shutil.rmtree(args.work, ignore_errors=True)
+
+
+def _cores() -> int:
+    return os.cpu_count() or 1
+
+
+def _markdown(r: dict) -> str:
+    a, b = r["bare_read_csv"], r["pathways_sis_to_staging"]
+    return (
+        f"SIS ingestion benchmark, {r['students']:,} learners ({r['export_mb']:,} MB of CSV), "
+        f"{r['machine']}, {r['date']}\n\n"
+        "| step | wall time | peak memory |\n| --- | ---: | ---: |\n"
+        f"| generate the district | {r['generate_seconds']:.1f} s | |\n"
+        f"| (a) bare DuckDB read_csv into tables | {a['seconds']:.1f} s | "
+        f"{a['peak_rss_mb']:,.0f} MB |\n"
+        f"| (b) Pathways: validate, load raw, build staging | {b['seconds']:.1f} s | "
+        f"{b['peak_rss_mb']:,.0f} MB |\n\n"
+        f"(b)/(a) = {r['ratio']:.2f} (goal ≤ 1.5: {'met' if r['goal_ratio_met'] else 'NOT met'}); "
+        f"peak memory goal < 2 GB: {'met' if r['goal_memory_met'] else 'NOT met'}.\n"
+    )
+
+
+if __name__ == "__main__":
+    main()

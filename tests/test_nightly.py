@@ -1,0 +1,260 @@
+"""The whole night, for real: a generated district through every asset into a temporary DuckDB."""
+
+import csv
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+from rich.console import Console
+
+from models.config import load_config
+from pipelines.cli import main, run_nightly
+from pipelines.definitions import NIGHTLY_JOB, NIGHTLY_SCHEDULE, build_definitions
+from pipelines.sensors import SIS_DROP_SENSOR
+from pipelines.sis_assets import SIS_ASSET_NAME
+from sample_district.generate import generate_district
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def night(tmp_path_factory):
+    """A 300-learner district after one nightly run (shared: the run is the expensive part)."""
+    district = generate_district(300, tmp_path_factory.mktemp("district") / "d", seed=7)
+    console = Console(record=True, width=120)
+    with dg.instance_for_test() as instance:
+        summary = run_nightly(district.config_path, console, instance=instance)
+        events = instance.all_logs(summary.run_id)
+    return district, summary, console.export_text(), events
+
+
+def tables_of(path: Path, schemas: tuple[str, ...]) -> dict[str, list[tuple]]:
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        names = con.execute(
+            "SELECT schema_name, table_name FROM duckdb_tables() "
+            "WHERE list_contains(?, schema_name) ORDER BY 1, 2",
+            [list(schemas)],
+        ).fetchall()
+        return {
+            f"{s}.{t}": sorted(con.execute(f'SELECT * FROM "{s}"."{t}"').fetchall(), key=repr)
+            for s, t in names
+        }
+    finally:
+        con.close()
+
+
+def test_the_nightly_job_materializes_every_asset(night):
+    district, summary, _, events = night
+    assert summary.success, summary.failures
+    materialized = {
+        e.dagster_event.asset_key.to_user_string()
+        for e in events
+        if e.dagster_event and e.dagster_event.event_type_value == "ASSET_MATERIALIZATION"
+    }
+    defs = build_definitions(load_config(district.config_path))
+    expected = {key.to_user_string() for key in defs.resolve_all_asset_keys()}
+    assert materialized == expected
+
+
+def test_core_learners_holds_every_generated_student_once(night):
+    district, summary, _, _ = night
+    with (district.oneroster_path / "roles.csv").open(encoding="utf-8") as fh:
+        students = {r["userSourcedId"] for r in csv.DictReader(fh) if r["role"] == "student"}
+    config = load_config(district.config_path)
+    con = duckdb.connect(str(config.warehouse.path), read_only=True)
+    rows = con.execute("SELECT learner_sourced_id FROM core.learners").fetchall()
+    con.close()
+    assert len(rows) == len(students)
+    assert {r[0] for r in rows} == students
+    assert summary.tables["core.enrollments"] > len(students)
+    assert summary.tables["core.competency_results"] > 0
+
+
+def test_the_published_copy_has_only_dashboard_schemas_and_no_personal_columns(night):
+    district, _, _, _ = night
+    config = load_config(district.config_path)
+    con = duckdb.connect(str(config.warehouse.published_path), read_only=True)
+    columns = con.execute(
+        "SELECT table_schema, column_name FROM information_schema.columns"
+    ).fetchall()
+    con.close()
+    assert {s for s, _ in columns} <= {"core", "marts", "audit"}
+    names = {c for _, c in columns}
+    assert not names & {"given_name", "family_name", "email", "birth_date", "username"}
+    assert ("core", "learner_sourced_id") in columns
+
+
+def test_a_duckdb_1x_reader_opens_the_published_copy(night):
+    district, summary, _, _ = night
+    config = load_config(district.config_path)
+    reader = REPO / ".venv" / "duckdb1"
+    assert reader.is_dir(), "the DuckDB 1.x reader is installed by `make test`"
+    script = (
+        "import sys; sys.path.insert(0, sys.argv[1]); import duckdb; "
+        "assert duckdb.__version__.startswith('1.'), duckdb.__version__; "
+        "con = duckdb.connect(sys.argv[2], read_only=True); "
+        "print(con.execute('SELECT count(*) FROM core.learners').fetchone()[0])"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(reader), str(config.warehouse.published_path)],
+        capture_output=True,
+        text=True,
+        env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
+        cwd="/",
+    )
+    assert done.returncode == 0, done.stderr
+    assert int(done.stdout.strip()) == summary.tables["core.learners"]
+
+
+def test_no_name_or_email_reaches_the_terminal_or_dagster_metadata(night):
+    district, _, terminal, events = night
+    with (district.oneroster_path / "users.csv").open(encoding="utf-8") as fh:
+        users = list(csv.DictReader(fh))
+    emails = {u["email"] for u in users if u["email"]}
+    family_names = {u["familyName"] for u in users if len(u["familyName"]) > 3}
+    metadata = repr(
+        [e.dagster_event.event_specific_data for e in events if e.dagster_event is not None]
+    )
+    logs = "\n".join(e.user_message for e in events)
+    for text in (terminal, metadata, logs):
+        assert not any(email in text for email in emails)
+        assert not any(name in text for name in family_names)
+
+
+def test_a_rerun_of_the_same_night_gives_the_same_warehouse(tmp_path):
+    district = generate_district(120, tmp_path / "d", seed=3)
+    config = load_config(district.config_path)
+    with dg.instance_for_test() as instance:
+        first = run_nightly(district.config_path, Console(quiet=True), instance=instance)
+        before = tables_of(config.warehouse.path, ("raw", "staging", "core", "marts"))
+        second = run_nightly(district.config_path, Console(quiet=True), instance=instance)
+        after = tables_of(config.warehouse.path, ("raw", "staging", "core", "marts"))
+    assert first.success and second.success
+    # raw rows carry when they were loaded; everything else must be identical.
+    for name in before:
+        if not name.startswith("raw."):
+            assert before[name] == after[name], name
+    assert {n: len(r) for n, r in before.items()} == {n: len(r) for n, r in after.items()}
+
+
+def test_a_held_export_fails_the_run_and_keeps_last_nights_published_copy(tmp_path):
+    district = generate_district(120, tmp_path / "d", seed=5)
+    config = load_config(district.config_path)
+    with dg.instance_for_test() as instance:
+        assert run_nightly(district.config_path, Console(quiet=True), instance=instance).success
+        published = hashlib.sha256(config.warehouse.published_path.read_bytes()).hexdigest()
+        users = district.oneroster_path / "users.csv"
+        header = users.read_text(encoding="utf-8").splitlines()[0]
+        users.write_text(header + "\n", encoding="utf-8")
+        summary = run_nightly(district.config_path, Console(quiet=True), instance=instance)
+    assert not summary.success
+    assert any("held" in f for f in summary.failures)
+    assert hashlib.sha256(config.warehouse.published_path.read_bytes()).hexdigest() == published
+
+
+def test_pathways_run_exits_non_zero_when_the_night_fails(tmp_path, capsys):
+    district = generate_district(60, tmp_path / "d", seed=9)
+    (district.oneroster_path / "manifest.csv").unlink()
+    assert main(["run", "--config", str(district.config_path)]) == 1
+    assert "manifest" in capsys.readouterr().out
+
+
+def test_pathways_run_reports_a_config_error_with_exit_status_two(tmp_path, capsys):
+    bad = tmp_path / "pathways.yaml"
+    bad.write_text("district: {id: x, name: X}\n", encoding="utf-8")
+    assert main(["run", "--config", str(bad)]) == 2
+    assert "warehouse: required key is missing" in capsys.readouterr().out
+
+
+def test_the_schedule_runs_the_nightly_job_at_the_configured_cron_in_the_district_timezone(
+    tmp_path,
+):
+    district = generate_district(30, tmp_path / "d", seed=1)
+    defs = build_definitions(load_config(district.config_path))
+    schedule = defs.resolve_schedule_def(NIGHTLY_SCHEDULE)
+    assert schedule.cron_schedule == "0 2 * * *"
+    assert schedule.execution_timezone == "America/Chicago"
+    assert schedule.job_name == NIGHTLY_JOB
+    ticks = schedule.execution_time_iterator(datetime(2026, 11, 25, 12, tzinfo=UTC).timestamp())
+    first = next(ticks)
+    assert (first.hour, first.minute, str(first.tzinfo)) == (2, 0, "America/Chicago")
+    assert first.astimezone(UTC).hour == 8  # 02:00 CST is 08:00 UTC in November
+
+
+def _copy_export(src: Path, drop: Path, name: str) -> Path:
+    target = drop / name
+    shutil.copytree(src, target)
+    return target
+
+
+def test_the_drop_sensor_requests_one_run_per_new_export_and_keeps_a_cursor(tmp_path):
+    district = generate_district(30, tmp_path / "d", seed=1)
+    config = load_config(district.config_path)
+    drop = config.sources.sis.drop_folder
+    defs = build_definitions(config, drop_settle_seconds=0)
+    sensor = defs.resolve_sensor_def(SIS_DROP_SENSOR)
+    with dg.instance_for_test() as instance:
+        context = dg.build_sensor_context(instance=instance, cursor=None)
+        assert isinstance(sensor(context), dg.SkipReason)
+
+        first = _copy_export(district.oneroster_path, drop, "export-1")
+        (drop / "notes.txt").write_text("not an export", encoding="utf-8")
+        context = dg.build_sensor_context(instance=instance, cursor=context.cursor)
+        requests = sensor(context)
+        assert [r.run_config["ops"][SIS_ASSET_NAME]["config"]["path"] for r in requests] == [
+            str(first)
+        ]
+
+        context = dg.build_sensor_context(instance=instance, cursor=context.cursor)
+        assert isinstance(sensor(context), dg.SkipReason)
+
+        second = _copy_export(district.oneroster_path, drop, "export-2")
+        users = first / "users.csv"
+        users.write_bytes(users.read_bytes())  # export-1 was re-sent in place
+        context = dg.build_sensor_context(instance=instance, cursor=context.cursor)
+        requests = sensor(context)
+        paths = sorted(r.run_config["ops"][SIS_ASSET_NAME]["config"]["path"] for r in requests)
+        assert paths == sorted([str(first), str(second)])
+        assert len({r.run_key for r in requests}) == 2
+
+
+def test_a_sensor_run_request_loads_the_dropped_export(tmp_path):
+    district = generate_district(40, tmp_path / "d", seed=2)
+    config = load_config(district.config_path)
+    dropped = _copy_export(district.oneroster_path, config.sources.sis.drop_folder, "e1")
+    shutil.rmtree(district.oneroster_path)  # only the dropped copy exists now
+    job = build_definitions(config).resolve_job_def(NIGHTLY_JOB)
+    with dg.instance_for_test() as instance:
+        result = job.execute_in_process(
+            run_config={"ops": {SIS_ASSET_NAME: {"config": {"path": str(dropped)}}}},
+            instance=instance,
+        )
+    assert result.success
+    con = duckdb.connect(str(config.warehouse.path), read_only=True)
+    files = {r[0] for r in con.execute("SELECT DISTINCT _file FROM raw.oneroster_users").fetchall()}
+    con.close()
+    assert files == {"users.csv"}
+
+
+def test_dagster_definitions_validate_passes_for_the_workspace(tmp_path):
+    district = generate_district(30, tmp_path / "d", seed=1)
+    env = {**os.environ, "PATHWAYS_CONFIG": str(district.config_path)}
+    dagster = Path(sys.executable).with_name("dagster")
+    done = subprocess.run(
+        [str(dagster), "definitions", "validate", "-w", "workspace.yaml"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Validation successful" in done.stdout + done.stderr
