@@ -32,7 +32,7 @@ def _is_export(path: Path) -> bool:
 
 
 def build_sis_drop_sensor(
-    drop_folder: Path, job: dg.UnresolvedAssetJobDefinition, settle_seconds: float = 60.0
+    drop_folder: Path, job, settle_seconds: float = 60.0
 ) -> dg.SensorDefinition:
     """One run per new or changed export in `drop_folder`; the cursor remembers what was seen.
 
