@@ -54,7 +54,7 @@ def pathways(config_path: Path) -> dict:
     import dagster as dg
 
     from models.config import load_config
-    from pipelines.definitions import build_definitions
+    from pipelines.nightly import build_definitions
 
     config = load_config(config_path)
     defs = build_definitions(config)

@@ -14,7 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from models.config import ConfigError, PathwaysConfig, load_config
-from pipelines.definitions import NIGHTLY_JOB, build_definitions
+from pipelines.nightly import NIGHTLY_JOB, build_definitions
 from pipelines.warehouse import table_row_count
 
 DEMO_STUDENTS = 2_000
@@ -52,8 +52,10 @@ class _ProgressHandler(logging.Handler):
             self.progress.advance(self.task_id)
         elif kind in ("STEP_FAILURE", "STEP_SKIPPED"):
             self.progress.advance(self.task_id)
-            mark = "[red]✗[/]" if kind == "STEP_FAILURE" else "[yellow]–[/]"
-            self.console.print(f"  {mark} {step}: {event.message or kind.lower()}")
+            if kind == "STEP_FAILURE":
+                self.console.print(f"  [red]✗[/] {step}: {_failure_reason(event)}")
+            else:
+                self.console.print(f"  [yellow]–[/] {step}: not run, an upstream step failed")
 
 
 def run_nightly(
@@ -94,13 +96,24 @@ def run_nightly(
                 instance.dispose()
         progress.update(task_id, description="done")
     failures = [
-        f"{e.step_key}: {e.event_specific_data.error.message.strip()}"
+        f"{e.step_key}: {_failure_reason(e)}"
         for e in result.all_events
         if e.event_type_value == "STEP_FAILURE"
     ]
     summary = NightSummary(success=result.success, run_id=result.run_id, failures=failures)
     _read_warehouse(config, summary)
     return summary
+
+
+def _failure_reason(event: dg.DagsterEvent) -> str:
+    """The sentence a person can act on: a Failure's description, else the root cause."""
+    data = event.step_failure_data
+    if data.user_failure_data is not None and data.user_failure_data.description:
+        return data.user_failure_data.description
+    error = data.error
+    while error is not None and error.cause is not None:
+        error = error.cause
+    return error.message.strip() if error is not None else "unknown error"
 
 
 def _instance() -> dg.DagsterInstance:

@@ -1,63 +1,9 @@
-"""The one Dagster code location of Pathways: every asset, the nightly job, its schedule and
-sensors, for the district named in `$PATHWAYS_CONFIG` (default `pathways.yaml`)."""
+"""The one Dagster code location of Pathways (`dagster dev -w workspace.yaml`), for the
+district named in `$PATHWAYS_CONFIG` (default: `pathways.yaml` in the working directory)."""
 
 import os
-from pathlib import Path
 
-import dagster as dg
+from models.config import load_config
+from pipelines.nightly import build_definitions
 
-from models.config import PathwaysConfig, load_config
-from pipelines.publish import build_publish_asset
-from pipelines.sensors import build_sis_drop_sensor
-from pipelines.sis_assets import build_oneroster_csv_assets
-from pipelines.sql_models import build_sql_assets
-from pipelines.warehouse import WarehouseResource
-
-NIGHTLY_JOB = "nightly"
-NIGHTLY_SCHEDULE = "nightly_schedule"
-DEFAULT_CONFIG = Path("pathways.yaml")
-
-
-def build_definitions(config: PathwaysConfig, drop_settle_seconds: float = 60.0) -> dg.Definitions:
-    """Everything Dagster runs for one district."""
-    sis_assets = build_oneroster_csv_assets(config.sources.sis)
-    sql_assets = build_sql_assets()
-    publish = build_publish_asset(
-        config.warehouse, [key for asset in sql_assets for key in asset.keys]
-    )
-    # In-process: one process holds the warehouse for the whole night, so DuckDB's single
-    # writer is never contended; the pool covers runs started side by side (sensor + schedule).
-    nightly = dg.define_asset_job(
-        NIGHTLY_JOB,
-        selection=dg.AssetSelection.all(),
-        executor_def=dg.in_process_executor,
-        description="The whole night: SIS export → raw → staging → core → marts → published copy.",
-    )
-    schedule = dg.ScheduleDefinition(
-        name=NIGHTLY_SCHEDULE,
-        job=nightly,
-        cron_schedule=config.schedule.cron,
-        execution_timezone=config.district.timezone,
-        default_status=dg.DefaultScheduleStatus.RUNNING,
-        description=f"Every night for {config.district.name}, in {config.district.timezone}.",
-    )
-    sensors = []
-    if config.sources.sis.drop_folder is not None:
-        sensors.append(
-            build_sis_drop_sensor(config.sources.sis.drop_folder, nightly, drop_settle_seconds)
-        )
-    return dg.Definitions(
-        assets=[sis_assets, *sql_assets, publish],
-        jobs=[nightly],
-        schedules=[schedule],
-        sensors=sensors,
-        resources={
-            "warehouse": WarehouseResource(
-                database=str(config.warehouse.path),
-                connection_config={"memory_limit": config.warehouse.memory_limit},
-            )
-        },
-    )
-
-
-defs = build_definitions(load_config(os.environ.get("PATHWAYS_CONFIG", DEFAULT_CONFIG)))
+defs = build_definitions(load_config(os.environ.get("PATHWAYS_CONFIG", "pathways.yaml")))

@@ -8,6 +8,7 @@ import dagster as dg
 from connectors.oneroster_csv import (
     OneRosterCsvSettings,
     OneRosterLoad,
+    OneRosterPackageError,
     ensure_oneroster_tables,
     load_oneroster_csv,
 )
@@ -69,7 +70,10 @@ def build_oneroster_csv_assets(source: OneRosterCsvSource) -> dg.AssetsDefinitio
         )
         with warehouse.get_connection() as con:
             ensure_oneroster_tables(con)
-            load = load_oneroster_csv(con, settings, context.run_id, datetime.now(UTC))
+            try:
+                load = load_oneroster_csv(con, settings, context.run.run_id, datetime.now(UTC))
+            except OneRosterPackageError as exc:
+                raise dg.Failure(description=f"The SIS export could not be read: {exc}") from exc
         yield from _report(context, load)
 
     return _load
@@ -110,6 +114,7 @@ def _report(context: dg.AssetExecutionContext, load: OneRosterLoad):
             },
             check_results=[
                 dg.AssetCheckResult(
+                    asset_key=raw_oneroster_key(file),
                     check_name=FILE_CHECK,
                     passed=status != "failed" and rejected == 0,
                     severity=dg.AssetCheckSeverity.ERROR

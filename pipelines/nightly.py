@@ -1,0 +1,59 @@
+"""Everything Dagster runs for one district: its assets, the nightly job, schedule and sensor.
+
+`pipelines/definitions.py` builds these for the code location; the CLI builds them for any
+config it is given.
+"""
+
+import dagster as dg
+
+from models.config import PathwaysConfig
+from pipelines.publish import build_publish_asset
+from pipelines.sensors import build_sis_drop_sensor
+from pipelines.sis_assets import build_oneroster_csv_assets
+from pipelines.sql_models import build_sql_assets
+from pipelines.warehouse import WarehouseResource
+
+NIGHTLY_JOB = "nightly"
+NIGHTLY_SCHEDULE = "nightly_schedule"
+
+
+def build_definitions(config: PathwaysConfig, drop_settle_seconds: float = 60.0) -> dg.Definitions:
+    """Everything Dagster runs for one district."""
+    sis_assets = build_oneroster_csv_assets(config.sources.sis)
+    sql_assets = build_sql_assets()
+    publish = build_publish_asset(
+        config.warehouse, [key for asset in sql_assets for key in asset.keys]
+    )
+    # In-process: one process holds the warehouse for the whole night, so DuckDB's single
+    # writer is never contended; the pool covers runs started side by side (sensor + schedule).
+    nightly = dg.define_asset_job(
+        NIGHTLY_JOB,
+        selection=dg.AssetSelection.all(),
+        executor_def=dg.in_process_executor,
+        description="The whole night: SIS export → raw → staging → core → marts → published copy.",
+    )
+    schedule = dg.ScheduleDefinition(
+        name=NIGHTLY_SCHEDULE,
+        job=nightly,
+        cron_schedule=config.schedule.cron,
+        execution_timezone=config.district.timezone,
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+        description=f"Every night for {config.district.name}, in {config.district.timezone}.",
+    )
+    sensors = []
+    if config.sources.sis.drop_folder is not None:
+        sensors.append(
+            build_sis_drop_sensor(config.sources.sis.drop_folder, nightly, drop_settle_seconds)
+        )
+    return dg.Definitions(
+        assets=[sis_assets, *sql_assets, publish],
+        jobs=[nightly],
+        schedules=[schedule],
+        sensors=sensors,
+        resources={
+            "warehouse": WarehouseResource(
+                database=str(config.warehouse.path),
+                connection_config={"memory_limit": config.warehouse.memory_limit},
+            )
+        },
+    )
