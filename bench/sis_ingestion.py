@@ -4,7 +4,9 @@
     .venv/bin/python bench/sis_ingestion.py --students 50000   # a quick look
 
 Generates the sample district, then in a fresh process each:
-  (a) bare:     `CREATE TABLE … AS SELECT * FROM read_csv(file)` for every file of the export;
+  (a) bare:     `CREATE TABLE … AS SELECT * FROM read_csv(file, …)` per file, with the CSV
+                dialect stated and every column text, as Pathways reads them (left to sniff,
+                DuckDB misreads OneRoster list columns whose quotes only appear deep in a file);
   (b) pathways: the real nightly assets for the SIS export — validation, rejects, raw — and every
                 staging model, materialized through Dagster into a new warehouse.
 Wall time and peak memory (RSS of the process) of each go to bench/results/sis_ingestion.json
@@ -43,7 +45,11 @@ def bare(export: Path, db: Path) -> dict:
         if csv_file.name == "manifest.csv":
             continue
         table = csv_file.stem
-        con.execute(f'CREATE TABLE "{table}" AS SELECT * FROM read_csv(?)', [str(csv_file)])
+        con.execute(
+            f'CREATE TABLE "{table}" AS SELECT * FROM read_csv(?, header = true, '
+            "delim = ',', quote = '\"', escape = '\"', all_varchar = true)",
+            [str(csv_file)],
+        )
         rows += con.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]
     con.close()
     return {"seconds": time.perf_counter() - start, "rows": rows, "peak_rss_mb": _peak_rss_mb()}

@@ -133,7 +133,9 @@ def _read_warehouse(config: PathwaysConfig, summary: NightSummary) -> None:
     try:
         for schema, table in con.execute(
             "SELECT schema_name, table_name FROM duckdb_tables() "
-            "WHERE database_name = current_database() ORDER BY 1, 2"
+            "WHERE database_name = current_database() UNION ALL "
+            "SELECT schema_name, view_name FROM duckdb_views() "
+            "WHERE database_name = current_database() AND NOT internal ORDER BY 1, 2"
         ).fetchall():
             summary.tables[f"{schema}.{table}"] = table_row_count(con, schema, table)
         if summary.tables.get("audit.rejected_rows") is not None:
@@ -159,10 +161,11 @@ def print_summary(config_path: Path, summary: NightSummary, console: Console) ->
     table.add_column("table")
     table.add_column("rows", justify="right")
     for name, rows in summary.tables.items():
-        if not name.startswith("raw."):
+        if name.split(".")[0] in ("core", "marts", "audit"):
             table.add_row(name, f"{rows:,}")
-    raw_rows = sum(r for n, r in summary.tables.items() if n.startswith("raw."))
-    table.add_row("raw.* (as received)", f"{raw_rows:,}")
+    for layer, label in (("staging", "views: typed, one row per entity"), ("raw", "as received")):
+        tables = [r for n, r in summary.tables.items() if n.startswith(f"{layer}.")]
+        table.add_row(f"{layer}.* ({len(tables)} tables, {label})", f"{sum(tables):,}")
     console.print(table)
     console.print(f"Rejected rows this run: {summary.rejected_rows:,} (audit.rejected_rows)")
     for problem in summary.file_problems:
@@ -201,8 +204,8 @@ def _cmd_demo(args: argparse.Namespace, console: Console) -> int:
     summary = run_nightly(district.config_path, console)
     print_summary(district.config_path, summary, console)
     console.print(
-        f"Explore it: `make ui` (Dagster UI), or `duckdb {district.out / 'published'}"
-        "/warehouse.duckdb` for the published tables."
+        "Explore it: `make ui` opens the Dagster UI; dashboards and any DuckDB client open "
+        f"{district.out / 'published' / 'warehouse.duckdb'} read-only."
     )
     return 0 if summary.success and not summary.file_problems else 1
 

@@ -25,6 +25,10 @@ from pipelines.warehouse import (
 
 SQL_DIR = Path(__file__).resolve().parents[1] / "dbt_like_sql"
 LAYERS = ("staging", "core", "marts")
+# dbt's convention: staging only renames and types one source entity, so it is a view over raw
+# (the district's data is written once, not twice); core and marts, which join and aggregate,
+# are tables that dashboards and the published copy read.
+MATERIALIZATION = {"staging": "VIEW", "core": "TABLE", "marts": "TABLE"}
 _COLUMN_DOC = re.compile(r"^--\s*([a-z_][a-z0-9_]*)\s*:\s*(.+)$")
 
 
@@ -139,9 +143,11 @@ def build_sql_asset(model: SqlModel) -> dg.AssetsDefinition:
             con.execute("BEGIN TRANSACTION")
             try:
                 con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(model.layer)}")
-                con.execute(f"CREATE OR REPLACE TABLE {target} AS\n{model.sql}")
+                kind = MATERIALIZATION[model.layer]
+                _drop_other_kind(con, model.layer, model.table, kind)
+                con.execute(f"CREATE OR REPLACE {kind} {target} AS\n{model.sql}")
                 # COMMENT takes no bound parameters; the text comes from our own SQL file.
-                con.execute(f"COMMENT ON TABLE {target} IS {quote_literal(model.description)}")
+                con.execute(f"COMMENT ON {kind} {target} IS {quote_literal(model.description)}")
                 for column, doc in model.column_docs.items():
                     con.execute(
                         f"COMMENT ON COLUMN {target}.{quote_ident(column)} IS {quote_literal(doc)}"
@@ -161,6 +167,19 @@ def build_sql_asset(model: SqlModel) -> dg.AssetsDefinition:
         )
 
     return _sql_asset
+
+
+def _drop_other_kind(con, schema: str, name: str, kind: str) -> None:
+    """A model that changed from table to view (or back) replaces the old object."""
+    other = "VIEW" if kind == "TABLE" else "TABLE"
+    catalog = "duckdb_views()" if other == "VIEW" else "duckdb_tables()"
+    exists = con.execute(
+        f"SELECT count(*) FROM {catalog} WHERE schema_name = ? AND {other.lower()}_name = ? "
+        "AND database_name = current_database()",
+        [schema, name],
+    ).fetchone()[0]
+    if exists:
+        con.execute(f"DROP {other} {quote_ident(schema)}.{quote_ident(name)}")
 
 
 def _display_path(path: Path) -> str:
