@@ -1,0 +1,1413 @@
+"""A district's OneRoster 1.1 / 1.2 CSV export (a folder or a .zip) into `raw.oneroster_*`.
+
+The manifest says which files the export carries and how (bulk replaces a file's snapshot,
+delta upserts by sourcedId, absent keeps the last one). Every file is checked against the
+binding in `models/oneroster/`: its header by name, each row for required values, enumerations,
+dates, numbers and duplicate sourcedIds, and every reference against the roster as it will be
+after this load. Good rows land in raw exactly as received; every bad row goes to
+`audit.rejected_rows` with its file, line, column and a reason a district data person can act
+on. An export that would destroy data (an empty users file, a deletion spike) is held: nothing
+in raw changes and the hold is recorded in `audit.sis_loads`.
+
+All row work is set-based SQL inside DuckDB (its own `read_csv` into a temp table, its rejects
+tables, anti-joins), so a million-learner export never passes through Python and Python memory
+does not grow with the file. No Dagster here: the SIS asset calls `load_oneroster_csv`.
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import hashlib
+import re
+import tempfile
+import zipfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from graphlib import TopologicalSorter
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from models.oneroster_spec import (
+    SpecColumn,
+    allowed_values,
+    is_extensible,
+    known_files,
+    personal_columns,
+    snake_case,
+    spec_columns,
+    union_columns,
+)
+
+MANIFEST = "manifest.csv"
+MODES = ("bulk", "delta", "absent")
+TOMBSTONE = "tobedeleted"
+
+# Columns shown as '***' alone in a rejected row: even their first character says too much.
+_FULLY_HIDDEN = frozenset({"birthDate", "password"})
+
+_REJECTS = "temp.oneroster_rejects"
+_INCOMING = "temp.oneroster_incoming"
+_LEARNERS_BEFORE = "temp.oneroster_learners_before"
+
+
+@dataclass(frozen=True)
+class OneRosterCsvSettings:
+    """Where tonight's export is and how careful to be with it."""
+
+    path: Path  # folder or .zip
+    source: str = "sis"  # source name recorded in _source / audit
+    max_deletion_share: float = 0.2  # bulk that removes more than this share of learners is held
+
+
+@dataclass
+class FileLoad:
+    """What happened to one file of the export."""
+
+    file: str  # e.g. "users.csv"
+    mode: str  # "bulk" | "delta" | "absent"
+    status: str  # "loaded" | "absent" | "held" | "failed"
+    rows_read: int
+    rows_loaded: int
+    rows_rejected: int
+    message: str  # empty when fine; otherwise what is wrong and what to fix
+
+
+@dataclass
+class OneRosterLoad:
+    """What happened to one export: its version, its batch, whether it was held, each file."""
+
+    version: str  # "1.1" or "1.2"
+    batch_id: str
+    held: bool  # the whole export was held (not applied)
+    message: str  # why held / summary of failures, "" if fine
+    files: list[FileLoad] = field(default_factory=list)
+
+    @property
+    def rows_loaded(self) -> int:
+        """Rows that reached raw tonight, all files together."""
+        return sum(f.rows_loaded for f in self.files)
+
+    @property
+    def rows_rejected(self) -> int:
+        """Rows recorded in audit.rejected_rows tonight, all files together."""
+        return sum(f.rows_rejected for f in self.files)
+
+    @property
+    def failed_files(self) -> list[str]:
+        """Files that were not loaded because of a file-level fault."""
+        return [f.file for f in self.files if f.status == "failed"]
+
+    def file(self, name: str) -> FileLoad | None:
+        """The outcome of one file, e.g. `load.file("users.csv")`."""
+        return next((f for f in self.files if f.file == name), None)
+
+
+class OneRosterPackageError(Exception):
+    """The export as a whole cannot be read: no manifest, an unsupported version, a bad zip."""
+
+
+@dataclass(frozen=True)
+class Reference:
+    """One column of a file that must name a live row of another file (or its own)."""
+
+    file: str
+    column: str
+    target: str
+    is_list: bool = False  # a comma-separated list of sourcedIds
+    optional: bool = False  # the column may be blank; a value given must still resolve
+    # Many exports never carry the target file (categories, resources, score scales): then the
+    # reference cannot be checked and is left to the staging models.
+    only_if_target_supplied: bool = False
+
+
+# Each applies when the file's header has the column, so 1.1-only and 1.2-only ones coexist.
+REFERENCES: tuple[Reference, ...] = (
+    Reference("orgs.csv", "parentSourcedId", "orgs.csv", optional=True),
+    Reference("academicSessions.csv", "parentSourcedId", "academicSessions.csv", optional=True),
+    Reference("courses.csv", "orgSourcedId", "orgs.csv"),
+    Reference("courses.csv", "schoolYearSourcedId", "academicSessions.csv", optional=True),
+    Reference("classes.csv", "courseSourcedId", "courses.csv"),
+    Reference("classes.csv", "schoolSourcedId", "orgs.csv"),
+    Reference("classes.csv", "termSourcedIds", "academicSessions.csv", is_list=True),
+    Reference("users.csv", "orgSourcedIds", "orgs.csv", is_list=True),  # 1.1
+    Reference("users.csv", "primaryOrgSourcedId", "orgs.csv", optional=True),  # 1.2
+    # A guardian may come later in the file than the learner: checked against the whole file.
+    Reference("users.csv", "agentSourcedIds", "users.csv", is_list=True, optional=True),
+    Reference("roles.csv", "userSourcedId", "users.csv"),
+    Reference("roles.csv", "orgSourcedId", "orgs.csv"),
+    Reference(
+        "roles.csv",
+        "userProfileSourcedId",
+        "userProfiles.csv",
+        optional=True,
+        only_if_target_supplied=True,
+    ),
+    Reference("userProfiles.csv", "userSourcedId", "users.csv"),
+    Reference("demographics.csv", "sourcedId", "users.csv"),
+    Reference("enrollments.csv", "classSourcedId", "classes.csv"),
+    Reference("enrollments.csv", "userSourcedId", "users.csv"),
+    Reference("enrollments.csv", "schoolSourcedId", "orgs.csv"),
+    Reference("lineItems.csv", "classSourcedId", "classes.csv"),
+    Reference("lineItems.csv", "academicSessionSourcedId", "academicSessions.csv"),  # 1.2
+    Reference("lineItems.csv", "gradingPeriodSourcedId", "academicSessions.csv"),  # 1.1
+    Reference("lineItems.csv", "schoolSourcedId", "orgs.csv"),  # 1.2
+    Reference("lineItems.csv", "categorySourcedId", "categories.csv", only_if_target_supplied=True),
+    Reference("results.csv", "lineItemSourcedId", "lineItems.csv"),
+    Reference("results.csv", "studentSourcedId", "users.csv"),
+    Reference("results.csv", "classSourcedId", "classes.csv", optional=True),  # 1.2
+    Reference("lineItemLearningObjectiveIds.csv", "lineItemSourcedId", "lineItems.csv"),
+    Reference("resultLearningObjectiveIds.csv", "resultSourcedId", "results.csv"),
+    Reference("scoreScales.csv", "orgSourcedId", "orgs.csv"),
+    Reference("scoreScales.csv", "courseSourcedId", "courses.csv"),
+    Reference("scoreScales.csv", "classSourcedId", "classes.csv"),
+    Reference("lineItemScoreScales.csv", "lineItemSourcedId", "lineItems.csv"),
+    Reference(
+        "lineItemScoreScales.csv",
+        "scoreScaleSourcedId",
+        "scoreScales.csv",
+        only_if_target_supplied=True,
+    ),
+    Reference("resultScoreScales.csv", "resultSourcedId", "results.csv"),
+    Reference(
+        "resultScoreScales.csv",
+        "scoreScaleSourcedId",
+        "scoreScales.csv",
+        only_if_target_supplied=True,
+    ),
+    Reference("classResources.csv", "classSourcedId", "classes.csv"),
+    Reference(
+        "classResources.csv", "resourceSourcedId", "resources.csv", only_if_target_supplied=True
+    ),
+    Reference("courseResources.csv", "courseSourcedId", "courses.csv"),
+    Reference(
+        "courseResources.csv", "resourceSourcedId", "resources.csv", only_if_target_supplied=True
+    ),
+    Reference("userResources.csv", "userSourcedId", "users.csv"),
+    Reference("userResources.csv", "orgSourcedId", "orgs.csv", optional=True),
+    Reference("userResources.csv", "classSourcedId", "classes.csv", optional=True),
+    Reference(
+        "userResources.csv", "resourceSourcedId", "resources.csv", only_if_target_supplied=True
+    ),
+)
+
+# What one row of each file is, for reasons a person reads ("every enrollment needs …").
+_ROW_NOUNS = {
+    "academicSessions.csv": "academic session",
+    "categories.csv": "category",
+    "classes.csv": "class",
+    "classResources.csv": "class resource",
+    "courseResources.csv": "course resource",
+    "courses.csv": "course",
+    "demographics.csv": "demographics record",
+    "enrollments.csv": "enrollment",
+    "lineItemLearningObjectiveIds.csv": "line item learning objective",
+    "lineItemScoreScales.csv": "line item score scale",
+    "lineItems.csv": "line item",
+    "orgs.csv": "org",
+    "resources.csv": "resource",
+    "resultLearningObjectiveIds.csv": "result learning objective",
+    "resultScoreScales.csv": "result score scale",
+    "results.csv": "result",
+    "roles.csv": "role",
+    "scoreScales.csv": "score scale",
+    "userProfiles.csv": "user profile",
+    "userResources.csv": "user resource",
+    "users.csv": "user",
+}
+
+# How DuckDB's rejects error types read to a person; {found}/{expected} come from its message.
+_STRUCTURAL_REASONS = {
+    "MISSING COLUMNS": "row has {found} values but the header has {expected} columns; "
+    "a value or a comma is missing",
+    "TOO MANY COLUMNS": "row has {found} values but the header has {expected} columns; "
+    'quote values that contain a comma (e.g. "Smith, Jr.")',
+    "UNQUOTED VALUE": 'a quote (") in this row is never closed or stands inside an unquoted '
+    "value, so this row (and any it swallowed) could not be read; close the quote, or double "
+    'a quote inside a quoted value ("")',
+    "INVALID ENCODING": "the row is not valid UTF-8 text; export the file as UTF-8",
+    "LINE SIZE OVER MAXIMUM": "the row is longer than 2 MB; look for a quote that is never closed",
+}
+
+
+def raw_table(file: str) -> str:
+    """`users.csv` → `raw.oneroster_users`, the table that holds the file's snapshot."""
+    return f"raw.oneroster_{snake_case(file.removesuffix('.csv'))}"
+
+
+def ensure_oneroster_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """Create schemas raw/audit and every raw.oneroster_* table + audit tables if missing
+    (idempotent)."""
+    _run(con, "CREATE SCHEMA IF NOT EXISTS raw")
+    _run(con, "CREATE SCHEMA IF NOT EXISTS audit")
+    for file in known_files():
+        columns = ",\n    ".join(f"{_ident(c)} VARCHAR" for c in union_columns(file))
+        _run(
+            con,
+            f"""
+            CREATE TABLE IF NOT EXISTS {raw_table(file)} (
+                {columns},
+                metadata JSON,
+                _source VARCHAR,
+                _file VARCHAR,
+                _line BIGINT,
+                _batch_id VARCHAR,
+                _loaded_at TIMESTAMPTZ,
+                _oneroster_version VARCHAR
+            )
+            """,
+        )
+    _run(
+        con,
+        """
+        CREATE TABLE IF NOT EXISTS audit.rejected_rows (
+            run_id VARCHAR,
+            batch_id VARCHAR,
+            source VARCHAR,
+            file VARCHAR,
+            line BIGINT,
+            column_name VARCHAR,
+            value VARCHAR,
+            reason VARCHAR,
+            rejected_at TIMESTAMPTZ
+        )
+        """,
+    )
+    _run(
+        con,
+        """
+        CREATE TABLE IF NOT EXISTS audit.sis_loads (
+            run_id VARCHAR,
+            batch_id VARCHAR,
+            source VARCHAR,
+            file VARCHAR,
+            oneroster_version VARCHAR,
+            mode VARCHAR,
+            status VARCHAR,
+            rows_read BIGINT,
+            rows_loaded BIGINT,
+            rows_rejected BIGINT,
+            message VARCHAR,
+            loaded_at TIMESTAMPTZ
+        )
+        """,
+    )
+
+
+def load_oneroster_csv(
+    con: duckdb.DuckDBPyConnection,
+    settings: OneRosterCsvSettings,
+    run_id: str,
+    loaded_at: datetime,
+) -> OneRosterLoad:
+    """Validate and load one export. Applies everything in ONE transaction; a held export
+    changes no raw table (but its hold IS recorded in audit.sis_loads)."""
+    ensure_oneroster_tables(con)
+    with _package_root(Path(settings.path)) as root:
+        manifest = _read_manifest(root)
+        version = _manifest_version(manifest)
+        batch_id = _batch_id(Path(settings.path), root)
+        plans = _plan_files(root, manifest, version)
+        export = _ExportLoad(con, settings, version, batch_id, run_id, loaded_at)
+        return export.run(plans)
+
+
+# --- the package: where it is, what it says about itself -----------------------------------
+
+
+@contextmanager
+def _package_root(path: Path) -> Iterator[Path]:
+    """The folder that holds manifest.csv: the folder itself, or a zip extracted to a temp dir."""
+    if not path.exists():
+        raise OneRosterPackageError(
+            f"{path} does not exist; point sources.sis.path at the export folder or .zip"
+        )
+    if path.is_dir():
+        yield _root_within(path, path)
+        return
+    if not zipfile.is_zipfile(path):
+        raise OneRosterPackageError(
+            f"{path} is neither a folder nor a readable .zip; export the OneRoster CSV "
+            "package again as a zip or a folder"
+        )
+    # DuckDB cannot read inside a zip without an extension; extracting keeps read_csv fast.
+    with tempfile.TemporaryDirectory(prefix="pathways-oneroster-") as tmp:
+        try:
+            with zipfile.ZipFile(path) as archive:
+                archive.extractall(tmp)
+        except (zipfile.BadZipFile, OSError, RuntimeError, ValueError) as err:
+            raise OneRosterPackageError(
+                f"{path} could not be unzipped ({err}); export the package again"
+            ) from err
+        yield _root_within(Path(tmp), path)
+
+
+def _root_within(folder: Path, shown_as: Path) -> Path:
+    if (folder / MANIFEST).is_file():
+        return folder
+    # Zip tools often wrap the files in one top folder; macOS adds __MACOSX beside it.
+    subfolders = [
+        d for d in folder.iterdir() if d.is_dir() and not d.name.startswith(("__MACOSX", "."))
+    ]
+    if len(subfolders) == 1 and (subfolders[0] / MANIFEST).is_file():
+        return subfolders[0]
+    raise OneRosterPackageError(
+        f"{shown_as} has no {MANIFEST}; a OneRoster CSV package must carry one (rows "
+        "propertyName,value with oneroster.version and file.<name> = bulk, delta or absent). "
+        "Export the whole package from the SIS, not single files."
+    )
+
+
+def _read_manifest(root: Path) -> dict[str, str]:
+    try:
+        with (root / MANIFEST).open(encoding="utf-8-sig", newline="") as fh:
+            reader = csv.DictReader(fh)
+            if reader.fieldnames is None or not {"propertyName", "value"} <= set(reader.fieldnames):
+                raise OneRosterPackageError(
+                    f"{MANIFEST} must have the header propertyName,value "
+                    f"(found {reader.fieldnames}); export the package again"
+                )
+            return {
+                (row["propertyName"] or "").strip(): (row["value"] or "").strip() for row in reader
+            }
+    except (UnicodeDecodeError, csv.Error) as err:
+        raise OneRosterPackageError(
+            f"{MANIFEST} is not a readable UTF-8 CSV file ({err}); export the package again"
+        ) from err
+
+
+def _manifest_version(manifest: dict[str, str]) -> str:
+    stated = manifest.get("oneroster.version", "")
+    if not stated:
+        raise OneRosterPackageError(
+            f"{MANIFEST} has no oneroster.version row; add `oneroster.version,1.2` (or 1.1) "
+            "so Pathways knows which OneRoster columns to expect"
+        )
+    # 1.2.1 packages say 1.2 or 1.2.1; both follow the 1.2 CSV binding.
+    match = re.fullmatch(r"(1\.[12])(\.\d+)*", stated)
+    if match is None:
+        raise OneRosterPackageError(
+            f"{MANIFEST}: oneroster.version is '{stated}'; Pathways reads OneRoster 1.1 and 1.2 "
+            "CSV exports. Ask the SIS vendor for a 1.1 or 1.2 export."
+        )
+    return match.group(1)
+
+
+def _batch_id(path: Path, root: Path) -> str:
+    """The same export always gets the same batch id, so loading it twice changes nothing."""
+    if path.is_file():
+        with path.open("rb") as fh:
+            return hashlib.file_digest(fh, "sha256").hexdigest()[:16]
+    digest = hashlib.sha256()
+    for member in sorted(p for p in root.iterdir() if p.is_file() and _is_csv(p)):
+        digest.update(member.name.encode())
+        with member.open("rb") as fh:
+            digest.update(hashlib.file_digest(fh, "sha256").digest())
+    return digest.hexdigest()[:16]
+
+
+def _is_csv(path: Path) -> bool:
+    return path.suffix.lower() == ".csv"
+
+
+@dataclass(frozen=True)
+class _FilePlan:
+    """What the manifest and the package say about one file, before it is read."""
+
+    file: str
+    mode: str
+    path: Path | None  # None when the export does not carry the file
+    fault: str = ""  # a package-level reason not to load it
+    note: str = ""  # a reason it was not loaded that is not a failure (present but absent)
+
+    @property
+    def loadable(self) -> bool:
+        return self.mode in ("bulk", "delta") and self.path is not None and not self.fault
+
+
+def _plan_files(root: Path, manifest: dict[str, str], version: str) -> list[_FilePlan]:
+    present = {p.name: p for p in root.iterdir() if p.is_file() and _is_csv(p)}
+    present.pop(MANIFEST, None)
+    plans = []
+    for file in spec_columns(version):
+        entity = file.removesuffix(".csv")
+        stated = manifest.get(f"file.{entity}")
+        path = present.pop(file, None)
+        mode = (stated or "").lower()
+        if stated is None:
+            fault = (
+                f"{file} is in the export but {MANIFEST} has no file.{entity} row, so it was "
+                f"not loaded; add `file.{entity},bulk` (or delta) to the manifest"
+                if path
+                else ""
+            )
+            plans.append(_FilePlan(file, "absent", None, fault=fault))
+        elif mode not in MODES:
+            plans.append(
+                _FilePlan(
+                    file,
+                    "absent",
+                    path,
+                    fault=f"{MANIFEST}: file.{entity} is '{stated}'; use bulk, delta or absent. "
+                    "The file was not loaded; its last snapshot was kept.",
+                )
+            )
+        elif mode == "absent":
+            note = (
+                f"{file} is in the export but {MANIFEST} marks it absent, so it was not loaded; "
+                f"set file.{entity} to bulk or delta to load it"
+                if path
+                else ""
+            )
+            plans.append(_FilePlan(file, mode, None, note=note))
+        elif path is None:
+            plans.append(
+                _FilePlan(
+                    file,
+                    mode,
+                    None,
+                    fault=f"{MANIFEST} lists {file} as {mode} but the export has no {file}; "
+                    "its last snapshot was kept. Check the SIS export job.",
+                )
+            )
+        else:
+            plans.append(_FilePlan(file, mode, path))
+    for name, path in sorted(present.items()):
+        entity = name.removesuffix(".csv")
+        stated = (manifest.get(f"file.{entity}") or "absent").lower()
+        mode = stated if stated in MODES else "absent"
+        if name in known_files():
+            other = "1.1" if version == "1.2" else "1.2"
+            fault = (
+                f"{name} is a OneRoster {other} file but this export says oneroster.version "
+                f"{version}; it was not loaded. Fix oneroster.version in {MANIFEST} if the "
+                f"export is {other}."
+            )
+        else:
+            fault = f"{name} is not a OneRoster {version} file and was not loaded"
+            close = _closest(name, list(spec_columns(version)))
+            fault += f"; did you mean '{close}'?" if close else "."
+        plans.append(_FilePlan(name, mode, path, fault=fault))
+    return sorted(plans, key=lambda p: p.file)
+
+
+def _closest(name: str, candidates: Sequence[str]) -> str | None:
+    """The candidate a near-miss name most likely meant: case-insensitively first."""
+    by_lower = {c.lower(): c for c in candidates}
+    if name.strip().lower() in by_lower:
+        return by_lower[name.strip().lower()]
+    close = difflib.get_close_matches(name.strip().lower(), list(by_lower), n=1, cutoff=0.75)
+    return by_lower[close[0]] if close else None
+
+
+# --- one file's header ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Header:
+    """A file's header line, checked: the spec columns it has and its extension columns."""
+
+    names: tuple[str, ...]  # as in the file, in file order
+    # The name read_csv gives each column: the spec name, or _m<i> for metadata.* columns so
+    # no name the district chose ever becomes an SQL identifier.
+    read_as: tuple[str, ...]
+    metadata_keys: tuple[str, ...]  # metadata.* names without the prefix, in read_as order
+
+    @property
+    def spec_names(self) -> tuple[str, ...]:
+        return tuple(n for n in self.names if not n.startswith("metadata."))
+
+
+def _read_header(path: Path) -> list[str] | None:
+    """The header line as the csv module reads it (BOM and CRLF tolerated); None if empty."""
+    # Only the first line is decoded: a stray Latin-1 byte further down is one bad row for
+    # read_csv to reject, not a reason to fail the whole file.
+    with path.open("rb") as fh:
+        first = fh.readline(1 << 20)
+    if not first:
+        return None
+    return next(csv.reader([first.decode("utf-8-sig").rstrip("\r\n")]), [])
+
+
+def _check_header(plan: _FilePlan, version: str) -> tuple[_Header | None, str]:
+    """The header, or a message saying what is wrong with it and what to do."""
+    assert plan.path is not None
+    file = plan.file
+    try:
+        names = _read_header(plan.path)
+    except UnicodeDecodeError:
+        return None, (
+            f"{file} is not UTF-8 text; export it as UTF-8 (CSV UTF-8). The file was not loaded; "
+            "its last snapshot was kept."
+        )
+    except csv.Error as err:
+        return None, f"{file}: the header line cannot be read as CSV ({err}); export it again."
+    if names is None:
+        return None, ""
+    columns = {c.name: c for c in spec_columns(version)[file]}
+    other = "1.1" if version == "1.2" else "1.2"
+    other_columns = {c.name for c in spec_columns(other).get(file, ())}
+    faults: list[str] = []
+    for position, name in enumerate(names, start=1):
+        if name in columns:
+            continue
+        if name.startswith("metadata."):
+            if name == "metadata.":
+                faults.append(f"column {position} is named 'metadata.' with nothing after it.")
+            continue
+        if not name.strip():
+            faults.append(f"column {position} has no name; name it or remove it.")
+            continue
+        if name in other_columns:
+            faults.append(
+                f"column '{name}' is a OneRoster {other} column, not {version}; remove it, "
+                f"prefix it with 'metadata.', or fix oneroster.version in {MANIFEST}."
+            )
+            continue
+        hint = _closest(name, list(columns))
+        fault = f"column '{name}' is not a OneRoster {version} column; "
+        fault += f"did you mean '{hint}'? " if hint else ""
+        fault += "Rename it, or prefix it with 'metadata.' if it is an extension."
+        faults.append(fault)
+    for name in sorted({n for n in names if names.count(n) > 1}):
+        faults.append(f"column '{name}' appears {names.count(name)} times; keep one.")
+    for column in columns.values():
+        if column.required == "yes" and column.name not in names:
+            faults.append(f"required column '{column.name}' is missing; add it to the header.")
+        elif column.required == "delta-only" and plan.mode == "delta" and column.name not in names:
+            faults.append(
+                f"column '{column.name}' is missing; a delta file needs status and "
+                "dateLastModified on every row."
+            )
+    if faults:
+        return None, (
+            f"{file}: " + " ".join(faults) + " The file was not loaded; its last snapshot was kept."
+        )
+    read_as, keys = [], []
+    for name in names:
+        if name.startswith("metadata."):
+            read_as.append(f"_m{len(keys)}")
+            keys.append(name.removeprefix("metadata."))
+        else:
+            read_as.append(name)
+    return _Header(tuple(names), tuple(read_as), tuple(keys)), ""
+
+
+# --- the load -----------------------------------------------------------------------------------
+
+
+class _ExportLoad:
+    """One export being validated and applied inside one DuckDB transaction."""
+
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        settings: OneRosterCsvSettings,
+        version: str,
+        batch_id: str,
+        run_id: str,
+        loaded_at: datetime,
+    ) -> None:
+        self.con = con
+        self.settings = settings
+        self.version = version
+        self.batch_id = batch_id
+        self.run_id = run_id
+        self.loaded_at = loaded_at
+        self.empty_files: set[str] = set()  # zero-byte files (not even a header)
+
+    def run(self, plans: list[_FilePlan]) -> OneRosterLoad:
+        by_file = {p.file: p for p in plans}
+        loads: dict[str, FileLoad] = {}
+        _run(self.con, "BEGIN TRANSACTION")
+        try:
+            _run(
+                self.con,
+                f"""
+                CREATE OR REPLACE TEMP TABLE {_REJECTS.removeprefix("temp.")} (
+                    file VARCHAR, line BIGINT, sourced_id VARCHAR, column_name VARCHAR,
+                    value VARCHAR, reason VARCHAR, rule VARCHAR
+                )
+                """,
+            )
+            guards_learners = self._snapshot_learners_before(plans)
+            for file in _load_order([p.file for p in plans]):
+                loads[file] = self._load_file(by_file[file])
+            hold = self._hold_reason(plans, loads, guards_learners)
+            if not hold:
+                self._record(plans, loads)
+                _run(self.con, f"DROP TABLE IF EXISTS {_REJECTS}")
+                _run(self.con, f"DROP TABLE IF EXISTS {_LEARNERS_BEFORE}")
+                _run(self.con, "COMMIT")
+        except BaseException:
+            _run(self.con, "ROLLBACK")
+            raise
+        if hold:
+            return self._hold(plans, loads, hold)
+        files = [loads[p.file] for p in plans]
+        return OneRosterLoad(self.version, self.batch_id, False, _summary(files), files)
+
+    # -- one file ----------------------------------------------------------------------------
+
+    def _load_file(self, plan: _FilePlan) -> FileLoad:
+        if plan.fault:
+            return FileLoad(plan.file, plan.mode, "failed", 0, 0, 0, plan.fault)
+        if not plan.loadable:
+            return FileLoad(plan.file, plan.mode, "absent", 0, 0, 0, plan.note)
+        header, fault = _check_header(plan, self.version)
+        if fault:
+            return FileLoad(plan.file, plan.mode, "failed", 0, 0, 0, fault)
+        if header is None:
+            # A zero-byte file: nothing to replace the snapshot with, and a warning sign.
+            self.empty_files.add(plan.file)
+            return FileLoad(
+                plan.file,
+                plan.mode,
+                "failed",
+                0,
+                0,
+                0,
+                f"{plan.file} is empty (not even a header line); its last snapshot was kept. "
+                "Check the SIS export job.",
+            )
+        self._stage(plan, header)
+        self._check_rows(plan, header)
+        self._check_duplicates(plan)
+        references = [r for r in REFERENCES if r.file == plan.file and r.column in header.names]
+        for reference in references:
+            self._check_reference(plan, header, reference)
+        self._drop_rejected(plan.file)
+        # A rejected row can orphan others of its own file (a parent org, a guardian): repeat
+        # until nothing more falls.
+        self_references = [r for r in references if r.target == plan.file]
+        while self_references and any(
+            [self._check_reference(plan, header, r) for r in self_references]
+        ):
+            self._drop_rejected(plan.file)
+        stale = self._apply(plan, header)
+        loaded = _scalar(self.con, f"SELECT count(*) FROM {_INCOMING}")
+        _run(self.con, f"DROP TABLE IF EXISTS {_INCOMING}")
+        rejected = _scalar(
+            self.con,
+            f"SELECT count(DISTINCT line) FROM {_REJECTS} WHERE file = $file",
+            {"file": plan.file},
+        )
+        read = loaded + rejected + stale
+        message = self._rejects_summary(plan.file, rejected, read)
+        if stale:
+            message = (message + " " if message else "") + (
+                f"{stale:,} row(s) were older than the warehouse's copy (dateLastModified) and "
+                "were not applied."
+            )
+        return FileLoad(plan.file, plan.mode, "loaded", read, loaded, rejected, message)
+
+    def _stage(self, plan: _FilePlan, header: _Header) -> None:
+        """Read the file with DuckDB's own reader into a temp table, each row with its line;
+        malformed rows go to DuckDB's rejects table and from there to ours."""
+        entity = snake_case(plan.file.removesuffix(".csv"))
+        errors, scans = f"oneroster_rejects_{entity}", f"oneroster_reject_scans_{entity}"
+        _run(self.con, f"DROP TABLE IF EXISTS temp.{errors}")
+        _run(self.con, f"DROP TABLE IF EXISTS temp.{scans}")
+        # Rows land in file order (DuckDB preserves insertion order by default), so a row's
+        # line follows from its rowid. WITH ORDINALITY says the same but stops read_csv from
+        # running in parallel, so it is only the fallback for connections that turned
+        # insertion order off.
+        in_order = bool(_scalar(self.con, "SELECT current_setting('preserve_insertion_order')"))
+        if in_order:
+            columns, line, ordinality = "*", "NULL::BIGINT", ""
+        else:
+            columns, line, ordinality = (
+                "* EXCLUDE (ordinality)",
+                "ordinality + 1",
+                "WITH ORDINALITY",
+            )
+        _run(
+            self.con,
+            f"""
+            CREATE OR REPLACE TEMP TABLE {_INCOMING.removeprefix("temp.")} AS
+            SELECT {columns}, {line} AS _line
+            FROM read_csv(
+                $path,
+                columns = $columns,
+                header = true,
+                auto_detect = false,
+                delim = ',',
+                quote = '"',
+                escape = '"',
+                strict_mode = true,
+                store_rejects = true,
+                rejects_table = '{errors}',
+                rejects_scan = '{scans}'
+            ) {ordinality}
+            """,
+            {"path": str(plan.path), "columns": dict.fromkeys(header.read_as, "VARCHAR")},
+        )
+        if in_order:
+            # The header is line 1, so the first record is line 2.
+            _run(
+                self.con,
+                f"UPDATE {_INCOMING} SET _line = rowid - (SELECT min(rowid) FROM {_INCOMING}) + 2",
+            )
+        self._record_structural_rejects(plan, header, f"temp.{errors}")
+        _run(self.con, f"DROP TABLE IF EXISTS temp.{errors}")
+        _run(self.con, f"DROP TABLE IF EXISTS temp.{scans}")
+
+    def _record_structural_rejects(self, plan: _FilePlan, header: _Header, errors: str) -> None:
+        if not _scalar(self.con, f"SELECT count(*) FROM {errors}"):
+            return
+        # The first field is the sourcedId when the header starts with it (it nearly always
+        # does); shown so a person can find the record in the SIS.
+        first_field = (
+            "nullif(regexp_extract(ltrim(csv_line, chr(13) || chr(10)), '^([^,\"]*)', 1), '')"
+            if header.names[0] == "sourcedId"
+            else "NULL"
+        )
+        reason = "CASE error_type::VARCHAR\n"
+        for error_type, text in _STRUCTURAL_REASONS.items():
+            sql_text = (
+                _literal(text)
+                .replace("{found}", "' || regexp_extract(error_message, 'Found: (\\d+)', 1) || '")
+                .replace(
+                    "{expected}",
+                    "' || regexp_extract(error_message, 'Expected Number of Columns: (\\d+)', 1)"
+                    " || '",
+                )
+            )
+            reason += f"WHEN {_literal(error_type)} THEN {sql_text}\n"
+        reason += (
+            "ELSE 'the row could not be read as CSV; check its quotes and commas against the "
+            "header' END"
+        )
+        _run(
+            self.con,
+            f"""
+            INSERT INTO {_REJECTS} BY NAME
+            SELECT $file AS file, line, {first_field} AS sourced_id, NULL AS column_name,
+                   {first_field} AS value, {reason} AS reason, 'structure' AS rule
+            FROM (
+                SELECT line, error_type, csv_line, error_message
+                FROM {errors}
+                QUALIFY row_number() OVER (PARTITION BY line ORDER BY column_idx) = 1
+            )
+            """,
+            {"file": plan.file},
+        )
+        # read_csv numbers good rows without the rejected records between them, so each good
+        # row moves down by the number of rejected records before it. With rejected lines
+        # r_1 < r_2 < …, r_i has r_i - 1 - i good rows before it (its `gap`).
+        _run(
+            self.con,
+            f"""
+            UPDATE {_INCOMING} AS r
+            SET _line = r._line + s.shift
+            FROM (
+                SELECT gap, lead(gap, 1, 9223372036854775807) OVER (ORDER BY gap) AS next_gap,
+                       shift
+                FROM (
+                    -- consecutive rejected lines share a gap; the last of them sets the shift
+                    SELECT gap, max(shift) AS shift
+                    FROM (
+                        SELECT line - 1 - row_number() OVER (ORDER BY line) AS gap,
+                               row_number() OVER (ORDER BY line) AS shift
+                        FROM (SELECT DISTINCT line FROM {errors})
+                    )
+                    GROUP BY gap
+                )
+            ) AS s
+            WHERE r._line - 1 > s.gap AND r._line - 1 <= s.next_gap
+            """,
+        )
+
+    def _check_rows(self, plan: _FilePlan, header: _Header) -> None:
+        """Required values, enumerations and formats, in one pass over the file's rows."""
+        checks = _row_checks(plan.file, plan.mode, self.version, header)
+        if not checks:
+            return
+        failing = " OR ".join(f"({c.failing})" for c in checks)
+        items = ",\n".join(
+            f"CASE WHEN {c.failing} THEN {{'column_name': {_literal(c.column)}, "
+            f"'value': {c.value}, 'reason': {c.reason}, 'rule': {_literal(c.rule)}}} END"
+            for c in checks
+        )
+        _run(
+            self.con,
+            f"""
+            INSERT INTO {_REJECTS} BY NAME
+            SELECT $file AS file, _line AS line, "sourcedId" AS sourced_id,
+                   failure.column_name, failure.value, failure.reason, failure.rule
+            FROM (
+                SELECT _line, "sourcedId", unnest([{items}]) AS failure
+                FROM {_INCOMING}
+                WHERE {failing}
+            )
+            WHERE failure IS NOT NULL
+            """,
+            {"file": plan.file},
+        )
+
+    def _check_duplicates(self, plan: _FilePlan) -> None:
+        """A sourcedId seen twice: the first row stands, the later ones are rejected."""
+        _run(
+            self.con,
+            f"""
+            INSERT INTO {_REJECTS} BY NAME
+            SELECT $file AS file, r._line AS line, r."sourcedId" AS sourced_id,
+                   'sourcedId' AS column_name, r."sourcedId" AS value,
+                   'duplicate sourcedId: first seen on line ' || d.first_line
+                       || '; this row was not loaded' AS reason,
+                   'duplicate' AS rule
+            FROM {_INCOMING} AS r
+            JOIN (
+                SELECT "sourcedId", min(_line) AS first_line
+                FROM {_INCOMING}
+                WHERE "sourcedId" IS NOT NULL
+                GROUP BY "sourcedId"
+                HAVING count(*) > 1
+            ) AS d ON d."sourcedId" = r."sourcedId"
+            WHERE r._line > d.first_line
+            """,
+            {"file": plan.file},
+        )
+
+    def _check_reference(self, plan: _FilePlan, header: _Header, reference: Reference) -> int:
+        """Reject rows whose reference names no live row of the target; returns how many."""
+        target = self._target_rows(plan, header, reference)
+        if target is None:
+            return 0
+        column = _ident(reference.column)
+        # Tombstones delete; they need not point at anything live.
+        source_rows = f"""
+            SELECT _line, "sourcedId" AS sid, {column} AS refs
+            FROM {_INCOMING}
+            WHERE {column} IS NOT NULL AND NOT ({_tombstone(header)})
+        """
+        if reference.is_list:
+            items = f"""
+                SELECT _line, sid, trim(ref) AS ref
+                FROM (
+                    SELECT _line, sid, unnest(string_split(refs, ',')) AS ref
+                    FROM ({source_rows})
+                )
+            """
+        else:
+            items = f"SELECT _line, sid, refs AS ref FROM ({source_rows})"
+        noun = _ROW_NOUNS.get(reference.target, "record")
+        target_file = reference.target
+        said = f"{_literal(reference.column + ' ')} || '''' || m.ref || ''''"
+        rejected_there = _literal(
+            f" was rejected in {target_file}, so this row was not loaded either; "
+            f"fix that {noun} first (see its rejected rows)"
+        )
+        tombstoned = _literal(
+            f" is marked tobedeleted in {target_file}; restore the {noun} or fix the reference"
+        )
+        unknown = _literal(
+            f" is not in {target_file} (or the warehouse); load the {noun} or fix the reference"
+        )
+        count = f"SELECT count(*) FROM {_REJECTS} WHERE file = $file"
+        before = _scalar(self.con, count, {"file": plan.file})
+        _run(
+            self.con,
+            f"""
+            INSERT INTO {_REJECTS} BY NAME
+            WITH missing AS (
+                SELECT i._line, i.sid, i.ref
+                FROM ({items}) AS i
+                WHERE i.ref <> ''
+                  AND NOT EXISTS (
+                      SELECT 1 FROM ({target}) AS t
+                      WHERE t."sourcedId" = i.ref AND coalesce(t.status, '') <> '{TOMBSTONE}'
+                  )
+            )
+            SELECT $file AS file, m._line AS line, m.sid AS sourced_id,
+                   {_literal(reference.column)} AS column_name, m.ref AS value,
+                   CASE
+                       WHEN EXISTS (
+                           SELECT 1 FROM {_REJECTS} AS x
+                           WHERE x.file = {_literal(target_file)} AND x.sourced_id = m.ref
+                       )
+                       THEN {said} || {rejected_there}
+                       WHEN EXISTS (SELECT 1 FROM ({target}) AS t WHERE t."sourcedId" = m.ref)
+                       THEN {said} || {tombstoned}
+                       ELSE {said} || {unknown}
+                   END AS reason,
+                   'reference' AS rule
+            FROM missing AS m
+            """,
+            {"file": plan.file},
+        )
+        return _scalar(self.con, count, {"file": plan.file}) - before
+
+    def _target_rows(self, plan: _FilePlan, header: _Header, reference: Reference) -> str | None:
+        """SQL for the target's rows as they will be after this load; None to skip the check."""
+        target_table = raw_table(reference.target)
+        if reference.target == plan.file:
+            target = f'SELECT "sourcedId", {_status(header)} AS status FROM {_INCOMING}'
+            if plan.mode == "delta":
+                # Tonight's rows of the file, plus the warehouse rows they do not replace.
+                target += f"""
+                    UNION ALL
+                    SELECT w."sourcedId", w.status FROM {target_table} AS w
+                    WHERE NOT EXISTS (
+                        SELECT 1 FROM {_INCOMING} AS n WHERE n."sourcedId" = w."sourcedId"
+                    )
+                """
+        else:
+            # Files load parents first, so the parent's raw table is already tonight's.
+            target = f'SELECT "sourcedId", status FROM {target_table}'
+        if reference.only_if_target_supplied and not _scalar(
+            self.con, f"SELECT count(*) FROM (SELECT 1 FROM ({target}) LIMIT 1)"
+        ):
+            return None
+        return target
+
+    def _drop_rejected(self, file: str) -> None:
+        _run(
+            self.con,
+            f"DELETE FROM {_INCOMING} WHERE _line IN "
+            f"(SELECT line FROM {_REJECTS} WHERE file = $file)",
+            {"file": file},
+        )
+
+    def _apply(self, plan: _FilePlan, header: _Header) -> int:
+        """Bulk replaces the file's snapshot; delta upserts by sourcedId. Returns how many delta
+        rows were older than the warehouse's copy (and so not applied)."""
+        table = raw_table(plan.file)
+        stale = 0
+        if plan.mode == "bulk":
+            _run(self.con, f"DELETE FROM {table}")
+        else:
+            # A replayed older delta must not overwrite a newer record.
+            newer_in_raw = f"""
+                EXISTS (
+                    SELECT 1 FROM {table} AS w
+                    WHERE w."sourcedId" = n."sourcedId"
+                      AND try_cast(w."dateLastModified" AS TIMESTAMPTZ)
+                          > try_cast(n."dateLastModified" AS TIMESTAMPTZ)
+                )
+            """
+            stale = _scalar(self.con, f"SELECT count(*) FROM {_INCOMING} AS n WHERE {newer_in_raw}")
+            if stale:
+                _run(self.con, f"DELETE FROM {_INCOMING} AS n WHERE {newer_in_raw}")
+            _run(
+                self.con,
+                f'DELETE FROM {table} WHERE "sourcedId" IN (SELECT "sourcedId" FROM {_INCOMING})',
+            )
+        spec = ", ".join(_ident(n) for n in header.spec_names)
+        params: dict[str, Any] = {}
+        metadata = "NULL::JSON"
+        if header.metadata_keys:
+            pairs = []
+            for i, key in enumerate(header.metadata_keys):
+                params[f"k{i}"] = key
+                pairs.append(f"$k{i}, _m{i}")
+            metadata = f"json_object({', '.join(pairs)})"
+        _run(
+            self.con,
+            f"""
+            INSERT INTO {table} BY NAME
+            SELECT {spec},
+                   {metadata} AS metadata,
+                   $source AS _source,
+                   $file AS _file,
+                   _line,
+                   $batch_id AS _batch_id,
+                   $loaded_at AS _loaded_at,
+                   $version AS _oneroster_version
+            FROM {_INCOMING}
+            """,
+            {
+                **params,
+                "source": self.settings.source,
+                "file": plan.file,
+                "batch_id": self.batch_id,
+                "loaded_at": self.loaded_at,
+                "version": self.version,
+            },
+        )
+        return stale
+
+    def _rejects_summary(self, file: str, rejected: int, read: int) -> str:
+        if not rejected:
+            return ""
+        kinds = _run(
+            self.con,
+            f"""
+            SELECT rule, coalesce(column_name, ''), count(*) AS n FROM {_REJECTS}
+            WHERE file = $file GROUP BY ALL ORDER BY n DESC, rule, 2 LIMIT 3
+            """,
+            {"file": file},
+        )
+        most = ", ".join(f"{n:,} {rule}" + (f" ({col})" if col else "") for rule, col, n in kinds)
+        return (
+            f"{rejected:,} of {read:,} row(s) rejected (most: {most}); see audit.rejected_rows "
+            "for each line, column and reason, fix them in the SIS and export again."
+        )
+
+    # -- safeguards ---------------------------------------------------------------------------
+
+    def _snapshot_learners_before(self, plans: list[_FilePlan]) -> bool:
+        """Keep tonight's starting set of active learners, when a bulk file could shrink it."""
+        guarded = any(
+            p.loadable and p.mode == "bulk"
+            for p in plans
+            if p.file in ("users.csv", "roles.csv", "enrollments.csv")
+        )
+        if not guarded:
+            return False
+        _run(
+            self.con,
+            f"CREATE OR REPLACE TEMP TABLE {_LEARNERS_BEFORE.removeprefix('temp.')} AS "
+            f"{_ACTIVE_LEARNERS}",
+        )
+        return bool(_scalar(self.con, f"SELECT count(*) FROM {_LEARNERS_BEFORE}"))
+
+    def _hold_reason(
+        self, plans: list[_FilePlan], loads: dict[str, FileLoad], guards_learners: bool
+    ) -> str:
+        users = loads.get("users.csv")
+        users_bulk = users is not None and users.mode == "bulk"
+        if users_bulk and (
+            "users.csv" in self.empty_files or (users.status == "loaded" and users.rows_read == 0)
+        ):
+            return (
+                "users.csv is empty; an empty export would delete every learner. Check the SIS "
+                "export job; nothing was applied."
+            )
+        if users_bulk and users.status == "loaded" and users.rows_loaded == 0:
+            return (
+                f"users.csv has no valid rows (all {users.rows_rejected:,} were rejected; see "
+                "audit.rejected_rows); loading it would delete every learner. Fix the export; "
+                "nothing was applied."
+            )
+        read = [loads[p.file] for p in plans if p.loadable]
+        if (
+            any(p.mode == "bulk" for p in plans if p.loadable)
+            and sum(f.rows_read for f in read) == 0
+        ):
+            return (
+                "the export has no data rows in any file; an empty export would delete every "
+                "record. Check the SIS export job; nothing was applied."
+            )
+        if guards_learners:
+            before, removed = _run(
+                self.con,
+                f"""
+                SELECT count(*), count(*) FILTER (WHERE a."sourcedId" IS NULL)
+                FROM {_LEARNERS_BEFORE} AS b
+                LEFT JOIN ({_ACTIVE_LEARNERS}) AS a ON a."sourcedId" = b."sourcedId"
+                """,
+            )[0]
+            share = removed / before
+            if share > self.settings.max_deletion_share:
+                return (
+                    f"this bulk export would remove {share:.0%} of active learners "
+                    f"({removed:,} of {before:,}), above the "
+                    f"{self.settings.max_deletion_share:.0%} limit. Nothing was applied. If this "
+                    "is expected (e.g. end of year), raise sources.sis.max_deletion_share for "
+                    "one run."
+                )
+        return ""
+
+    def _hold(
+        self, plans: list[_FilePlan], loads: dict[str, FileLoad], reason: str
+    ) -> OneRosterLoad:
+        """Undo everything but keep the rejected rows and the hold itself on record (called with
+        the load's transaction still open)."""
+        held = [
+            replace(loads[p.file], status="held", rows_loaded=0, message=reason)
+            if loads[p.file].status == "loaded" or p.file in self.empty_files
+            else loads[p.file]
+            for p in plans
+        ]
+        with tempfile.TemporaryDirectory(prefix="pathways-held-") as tmp:
+            # COPY TO is not undone by ROLLBACK: the rejected rows survive it this way.
+            kept = Path(tmp) / "rejects.parquet"
+            try:
+                _run(self.con, f"COPY {_REJECTS} TO {_literal(str(kept))} (FORMAT parquet)")
+            finally:
+                _run(self.con, "ROLLBACK")
+            _run(self.con, "BEGIN TRANSACTION")
+            try:
+                _run(
+                    self.con,
+                    f"CREATE OR REPLACE TEMP TABLE {_REJECTS.removeprefix('temp.')} AS "
+                    "SELECT * FROM read_parquet($path)",
+                    {"path": str(kept)},
+                )
+                self._record(plans, {f.file: f for f in held})
+                _run(self.con, f"DROP TABLE IF EXISTS {_REJECTS}")
+                _run(self.con, "COMMIT")
+            except BaseException:
+                _run(self.con, "ROLLBACK")
+                raise
+        return OneRosterLoad(self.version, self.batch_id, True, reason, held)
+
+    # -- audit ------------------------------------------------------------------------------
+
+    def _record(self, plans: list[_FilePlan], loads: dict[str, FileLoad]) -> None:
+        """Write tonight's rejected rows (replacing any of the same batch) and the load log."""
+        batch = {"batch_id": self.batch_id, "source": self.settings.source}
+        # Delete then insert, so a re-run of the same export replaces rather than duplicates.
+        _run(
+            self.con,
+            "DELETE FROM audit.rejected_rows WHERE batch_id = $batch_id AND source = $source",
+            batch,
+        )
+        _run(
+            self.con,
+            f"""
+            INSERT INTO audit.rejected_rows
+            SELECT $run_id, $batch_id, $source, file, line, column_name, value, reason,
+                   $loaded_at
+            FROM {_REJECTS}
+            ORDER BY file, line, column_name
+            """,
+            {**batch, "run_id": self.run_id, "loaded_at": self.loaded_at},
+        )
+        for plan in plans:
+            load = loads[plan.file]
+            _run(
+                self.con,
+                """
+                INSERT INTO audit.sis_loads VALUES (
+                    $run_id, $batch_id, $source, $file, $version, $mode, $status,
+                    $rows_read, $rows_loaded, $rows_rejected, $message, $loaded_at
+                )
+                """,
+                {
+                    **batch,
+                    "run_id": self.run_id,
+                    "file": load.file,
+                    "version": self.version,
+                    "mode": load.mode,
+                    "status": load.status,
+                    "rows_read": load.rows_read,
+                    "rows_loaded": load.rows_loaded,
+                    "rows_rejected": load.rows_rejected,
+                    "message": load.message,
+                    "loaded_at": self.loaded_at,
+                },
+            )
+
+
+# A learner is a live user who is a student: by a 1.2 role, by the 1.1 users.role, or by a
+# student enrollment (for exports whose roles say too little).
+_ACTIVE_LEARNERS = f"""
+    SELECT u."sourcedId"
+    FROM raw.oneroster_users AS u
+    WHERE coalesce(u.status, '') <> '{TOMBSTONE}'
+      AND (
+          u.role = 'student'
+          OR u."sourcedId" IN (
+              SELECT "userSourcedId" FROM raw.oneroster_roles
+              WHERE role = 'student' AND coalesce(status, '') <> '{TOMBSTONE}'
+          )
+          OR u."sourcedId" IN (
+              SELECT "userSourcedId" FROM raw.oneroster_enrollments
+              WHERE role = 'student' AND coalesce(status, '') <> '{TOMBSTONE}'
+          )
+      )
+"""
+
+
+def _load_order(files: list[str]) -> list[str]:
+    """Parents before children, so a child's references see its parent as loaded tonight."""
+    graph: dict[str, set[str]] = {f: set() for f in files}
+    for reference in REFERENCES:
+        if reference.file in graph and reference.target in graph.keys() - {reference.file}:
+            graph[reference.file].add(reference.target)
+    return list(TopologicalSorter(graph).static_order())
+
+
+def _summary(files: list[FileLoad]) -> str:
+    """What a person should know about a load that was applied: failed files, files the
+    manifest kept out, rejected rows."""
+    parts = [f.message for f in files if f.status in ("failed", "absent") and f.message]
+    rejected = [f for f in files if f.rows_rejected]
+    if rejected:
+        total = sum(f.rows_rejected for f in rejected)
+        names = ", ".join(f.file for f in rejected)
+        parts.append(f"{total:,} row(s) rejected in {names}; see audit.rejected_rows.")
+    return " ".join(parts)
+
+
+# --- row checks as SQL ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _RowCheck:
+    """One rule for one column: SQL true when a row breaks it, and the sentence saying so."""
+
+    column: str
+    rule: str
+    failing: str
+    reason: str  # SQL expression
+    value: str  # SQL expression: the value as a rejected row may show it
+
+
+_DATE = r"^\d{4}-\d{2}-\d{2}$"
+_DATETIME = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:?\d{2})?$"
+_NUMBER = r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$"
+_YEAR = r"^\d{4}$"
+
+
+def _row_checks(file: str, mode: str, version: str, header: _Header) -> list[_RowCheck]:
+    columns = [c for c in spec_columns(version)[file] if c.name in header.names]
+    tombstone = _tombstone(header)
+    noun = _ROW_NOUNS.get(file, "row")
+    checks: list[_RowCheck] = []
+    for column in columns:
+        ident = _ident(column.name)
+        shown = _shown(column.name, ident)
+        quoted = f"'''' || {shown} || ''''"
+        # `< '!'` lets DuckDB skip the trim (and, by column statistics, often the whole scan)
+        # for values that cannot be all spaces.
+        blank = f"({ident} IS NULL OR ({ident} < '!' AND trim({ident}) = ''))"
+        required = column.required == "yes" or (column.required == "delta-only" and mode == "delta")
+        if required:
+            failing = blank
+            # A tombstone only has to say which record it deletes, and when.
+            if column.name not in ("sourcedId", "status", "dateLastModified"):
+                failing = f"{blank} AND NOT ({tombstone})"
+            if column.required == "delta-only":
+                need = (
+                    "a status (active or tobedeleted)"
+                    if column.name == "status"
+                    else "a dateLastModified (when the record last changed)"
+                )
+                sentence = f"required value is blank; every row of a delta file needs {need}"
+            else:
+                sentence = (
+                    f"required value is blank; every {noun} needs {_article(column.name)} "
+                    f"{column.name}"
+                )
+            checks.append(_RowCheck(column.name, "required", failing, _literal(sentence), "NULL"))
+        check = _format_check(column, version, ident, quoted)
+        if check is not None:
+            bad, reason, rule = check
+            checks.append(_RowCheck(column.name, rule, f"NOT {blank} AND {bad}", reason, shown))
+    return checks
+
+
+def _format_check(
+    column: SpecColumn, version: str, ident: str, quoted: str
+) -> tuple[str, str, str] | None:
+    """(SQL failing, SQL reason, rule) for a column's format or enumeration, if it has one."""
+    if column.enumeration:
+        values = allowed_values(column.enumeration, version)
+        extensible = is_extensible(column.enumeration, version)
+        allowed = ", ".join(_literal(v) for v in values)
+        listed = ", ".join(values)
+        what = "boolean" if column.enumeration == "boolean" else column.enumeration
+        if column.enumeration == "status":
+            # Some 1.0/1.1-era systems still send the deprecated 'inactive'.
+            reason = (
+                f"CASE WHEN {ident} = 'inactive' THEN "
+                "'''inactive'' is not a OneRoster status value; use tobedeleted to delete a "
+                "record (or active)' ELSE "
+                f"{quoted} || ' is not a OneRoster status value (active or tobedeleted)' END"
+            )
+            return f"{ident} NOT IN ({allowed})", reason, "enumeration"
+        if column.enumeration == "boolean":
+            tail = f" is not a OneRoster {version} boolean value (true or false, in lowercase)"
+        elif extensible:
+            tail = f" is not a OneRoster {version} {what} value ({listed}, or ext:…)"
+        else:
+            tail = f" is not a OneRoster {version} {what} value ({listed})"
+        ext_note = (
+            "; ext: values are a OneRoster 1.2 extension, and this export is 1.1"
+            if version == "1.1"
+            else f"; {what} is not extensible with ext: values"
+        )
+        if extensible:
+
+            def bad(v: str) -> str:
+                return f"{v} NOT IN ({allowed}) AND NOT regexp_matches({v}, '^ext:.+')"
+        else:
+
+            def bad(v: str) -> str:
+                return f"{v} NOT IN ({allowed})"
+
+        if column.format == "Enumeration List":
+            failing = f"len([x FOR x IN string_split({ident}, ',') IF {bad('trim(x)')}]) > 0"
+        else:
+            failing = bad(ident)
+        reason = f"{quoted} || {_literal(tail)}"
+        if not extensible:
+            reason = (
+                f"{reason} || CASE WHEN {ident} LIKE 'ext:%' THEN {_literal(ext_note)} ELSE '' END"
+            )
+        return failing, reason, "enumeration"
+    patterns = {
+        "Date": (_DATE, "DATE", " is not a date (YYYY-MM-DD)", "date"),
+        "DateTime": (
+            _DATETIME,
+            "TIMESTAMPTZ",
+            " is not a date and time (ISO 8601, e.g. 2024-08-15T13:45:00Z)",
+            "datetime",
+        ),
+        "Float": (_NUMBER, "DOUBLE", " is not a number (e.g. 87.5)", "number"),
+        "Integer": (_NUMBER, "DOUBLE", " is not a number (e.g. 25)", "number"),
+        "Year": (_YEAR, "INTEGER", " is not a year (YYYY)", "year"),
+    }
+    if column.format not in patterns:
+        return None
+    pattern, cast_to, tail, rule = patterns[column.format]
+    failing = (
+        f"(NOT regexp_matches({ident}, {_literal(pattern)}) "
+        f"OR try_cast({ident} AS {cast_to}) IS NULL)"
+    )
+    return failing, f"{quoted} || {_literal(tail)}", rule
+
+
+def _shown(column: str, ident: str) -> str:
+    """SQL for a value as a rejected row may show it: personal data masked, ids as they are."""
+    if column in _FULLY_HIDDEN:
+        return "'***'"
+    if column in personal_columns():
+        return f"left({ident}, 1) || '***'"
+    return ident
+
+
+def _article(word: str) -> str:
+    return "an" if word[:1].lower() in "aeio" else "a"
+
+
+# --- DuckDB plumbing --------------------------------------------------------------------------
+
+
+def _ident(name: str) -> str:
+    """A quoted SQL identifier (names come from the spec's own column lists)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _literal(text: str) -> str:
+    """A SQL string literal for text the module itself wrote (reasons, spec values)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _run(
+    con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any] | None = None
+) -> list[tuple]:
+    # DuckDB 2.0 results stream and hold the connection until fully fetched.
+    return con.execute(sql, params or {}).fetchall()
+
+
+def _scalar(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any] | None = None) -> int:
+    row = con.execute(sql, params or {}).fetchone()
+    return int(row[0]) if row and row[0] is not None else 0
+
+
+def _status(header: _Header) -> str:
+    """SQL for a staged row's status (a bulk file may leave the column out)."""
+    return '"status"' if "status" in header.names else "NULL::VARCHAR"
+
+
+def _tombstone(header: _Header) -> str:
+    """SQL true for a staged row that deletes its record (status tobedeleted)."""
+    return f"coalesce({_status(header)}, '') = '{TOMBSTONE}'"
