@@ -29,6 +29,7 @@ class NightSummary:
     failures: list[str] = field(default_factory=list)
     tables: dict[str, int] = field(default_factory=dict)
     rejected_rows: int = 0
+    rejected_examples: list[str] = field(default_factory=list)
     file_problems: list[str] = field(default_factory=list)
 
 
@@ -40,10 +41,13 @@ class _ProgressHandler(logging.Handler):
         self.progress, self.task_id, self.console = progress, task_id, console
 
     def emit(self, record: logging.LogRecord) -> None:
-        event = (getattr(record, "dagster_meta", None) or {}).get("dagster_event")
+        meta = getattr(record, "dagster_meta", None) or {}
+        event = meta.get("dagster_event")
         if event is None:
             if record.levelno >= logging.WARNING:
-                self.console.print(f"  [yellow]![/] {record.msg}", markup=True, highlight=False)
+                message = meta.get("orig_message", record.getMessage())
+                step = meta.get("step_key") or "run"
+                self.console.print(f"  [yellow]![/] {step}: {message}", highlight=False)
             return
         kind, step = event.event_type_value, event.step_key
         if kind == "STEP_START":
@@ -142,6 +146,14 @@ def _read_warehouse(config: PathwaysConfig, summary: NightSummary) -> None:
             summary.rejected_rows = con.execute(
                 "SELECT count(*) FROM audit.rejected_rows WHERE run_id = ?", [summary.run_id]
             ).fetchone()[0]
+            summary.rejected_examples = [
+                f"{file} line {line}, {column}: {reason}"
+                for file, line, column, reason in con.execute(
+                    "SELECT file, line, column_name, reason FROM audit.rejected_rows "
+                    "WHERE run_id = ? ORDER BY file, line, column_name LIMIT 10",
+                    [summary.run_id],
+                ).fetchall()
+            ]
             summary.file_problems = [
                 f"{file}: {status}: {message}"
                 for file, status, message in con.execute(
@@ -168,6 +180,8 @@ def print_summary(config_path: Path, summary: NightSummary, console: Console) ->
         table.add_row(f"{layer}.* ({len(tables)} tables, {label})", f"{sum(tables):,}")
     console.print(table)
     console.print(f"Rejected rows this run: {summary.rejected_rows:,} (audit.rejected_rows)")
+    for line in summary.rejected_examples:
+        console.print(f"  {line}", highlight=False)
     for problem in summary.file_problems:
         console.print(f"[red]File problem[/] {problem}")
     for failure in summary.failures:
@@ -196,11 +210,14 @@ def _cmd_run(args: argparse.Namespace, console: Console) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace, console: Console) -> int:
+    from sample_district.faults import add_typical_faults
     from sample_district.generate import generate_district
 
     out = Path(args.out)
     district = generate_district(args.students, out, seed=args.seed)
-    console.print(f"Generated a {args.students:,}-learner sample district in {out}/")
+    console.print(f"Generated a {args.students:,}-learner sample district in {out}/, with")
+    for fault in add_typical_faults(district.oneroster_path):
+        console.print(f"  a typical export fault: {fault}")
     summary = run_nightly(district.config_path, console)
     print_summary(district.config_path, summary, console)
     console.print(

@@ -262,3 +262,19 @@ def test_dagster_definitions_validate_passes_for_the_workspace(tmp_path):
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Validation successful" in done.stdout + done.stderr
+
+
+def test_pathways_demo_builds_the_warehouse_and_reports_each_rejected_fault(tmp_path, capsys):
+    out = tmp_path / "demo"
+    assert main(["demo", "--students", "80", "--out", str(out)]) == 0
+    printed = " ".join(capsys.readouterr().out.split())  # the terminal wraps long lines
+    assert "Rejected rows this run: 5" in printed
+    assert "classSourcedId 'cls-retired-0001' is not in classes.csv" in printed
+    assert "'2026-09-31' is not a date" in printed
+    assert "succeeded" in printed
+    con = duckdb.connect(str(out / "published" / "warehouse.duckdb"), read_only=True)
+    learners = con.execute("SELECT count(*) FROM core.learners").fetchone()[0]
+    rejected = con.execute("SELECT count(*) FROM audit.rejected_rows").fetchone()[0]
+    con.close()
+    assert learners == 80
+    assert rejected == 5
