@@ -28,7 +28,7 @@ test: $(STAMP) $(READER_1X)/.installed
 
 ui: $(STAMP)
 	test -f demo/pathways.yaml || $(BIN)/pathways demo
-	mkdir -p .dagster && cp -n dagster.yaml .dagster/dagster.yaml || true
+	mkdir -p .dagster && cp deploy/dagster.yaml .dagster/dagster.yaml
 	DAGSTER_HOME=$(CURDIR)/.dagster PATHWAYS_CONFIG=$(CURDIR)/demo/pathways.yaml \
 		$(BIN)/dagster dev -w workspace.yaml
 

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 import duckdb
 import pytest
+import yaml
 from rich.console import Console
 
 from models.config import load_config
@@ -278,3 +279,17 @@ def test_pathways_demo_builds_the_warehouse_and_reports_each_rejected_fault(tmp_
     con.close()
     assert learners == 80
     assert rejected == 5
+
+
+def test_every_asset_writing_the_warehouse_shares_one_pool_limited_to_one(tmp_path):
+    district = generate_district(30, tmp_path / "d", seed=1)
+    defs = build_definitions(load_config(district.config_path))
+    pools = {
+        node.pool for node in defs.resolve_implicit_global_asset_job_def().graph.node_defs
+    }
+    assert pools == {"warehouse"}
+    nightly = defs.resolve_job_def(NIGHTLY_JOB)
+    assert nightly.executor_def.name == "in_process"
+    instance_config = yaml.safe_load((REPO / "deploy" / "dagster.yaml").read_text())
+    with dg.instance_for_test(overrides={"concurrency": instance_config["concurrency"]}) as inst:
+        assert inst.get_concurrency_config().pool_config.default_pool_limit == 1
