@@ -14,7 +14,7 @@ from connectors.oneroster_csv import (
 )
 from models.config import OneRosterCsvSource
 from models.oneroster_spec import known_files, snake_case
-from pipelines.warehouse import WAREHOUSE_POOL, WarehouseResource
+from pipelines.warehouse import WAREHOUSE_POOL, WarehouseResource, table_row_count
 
 SIS_ASSET_NAME = "sis_oneroster_csv"
 FILE_CHECK = "export_file_loaded_cleanly"
@@ -74,12 +74,15 @@ def build_oneroster_csv_assets(source: OneRosterCsvSource) -> dg.AssetsDefinitio
                 load = load_oneroster_csv(con, settings, context.run.run_id, datetime.now(UTC))
             except OneRosterPackageError as exc:
                 raise dg.Failure(description=f"The SIS export could not be read: {exc}") from exc
-        yield from _report(context, load)
+            snapshot_rows = {
+                file: table_row_count(con, *raw_oneroster_key(file).path) for file in known_files()
+            }
+        yield from _report(context, load, snapshot_rows)
 
     return _load
 
 
-def _report(context: dg.AssetExecutionContext, load: OneRosterLoad):
+def _report(context: dg.AssetExecutionContext, load: OneRosterLoad, snapshot_rows: dict[str, int]):
     if load.held:
         raise dg.Failure(
             description=f"The SIS export was held and nothing was applied: {load.message}",
@@ -103,6 +106,7 @@ def _report(context: dg.AssetExecutionContext, load: OneRosterLoad):
         yield dg.MaterializeResult(
             asset_key=raw_oneroster_key(file),
             metadata={
+                "dagster/row_count": snapshot_rows[file],
                 "status": status,
                 "mode": file_load.mode if file_load else "absent",
                 "rows_read": file_load.rows_read if file_load else 0,
