@@ -284,9 +284,7 @@ def test_pathways_demo_builds_the_warehouse_and_reports_each_rejected_fault(tmp_
 def test_every_asset_writing_the_warehouse_shares_one_pool_limited_to_one(tmp_path):
     district = generate_district(30, tmp_path / "d", seed=1)
     defs = build_definitions(load_config(district.config_path))
-    pools = {
-        node.pool for node in defs.resolve_implicit_global_asset_job_def().graph.node_defs
-    }
+    pools = {node.pool for node in defs.resolve_implicit_global_asset_job_def().graph.node_defs}
     assert pools == {"warehouse"}
     nightly = defs.resolve_job_def(NIGHTLY_JOB)
     assert nightly.executor_def.name == "in_process"
