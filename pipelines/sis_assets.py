@@ -14,7 +14,12 @@ from connectors.oneroster_csv import (
 )
 from models.config import OneRosterCsvSource
 from models.oneroster_spec import known_files, snake_case
-from pipelines.warehouse import WAREHOUSE_POOL, WarehouseResource, table_row_count
+from pipelines.warehouse import (
+    WAREHOUSE_POOL,
+    WarehouseResource,
+    preview_markdown,
+    table_row_count,
+)
 
 SIS_ASSET_NAME = "sis_oneroster_csv"
 FILE_CHECK = "export_file_loaded_cleanly"
@@ -74,15 +79,24 @@ def build_oneroster_csv_assets(source: OneRosterCsvSource) -> dg.AssetsDefinitio
                 load = load_oneroster_csv(con, settings, context.run.run_id, datetime.now(UTC))
             except OneRosterPackageError as exc:
                 raise dg.Failure(description=f"The SIS export could not be read: {exc}") from exc
-            snapshot_rows = {
-                file: table_row_count(con, *raw_oneroster_key(file).path) for file in known_files()
+            snapshots = {
+                file: (
+                    table_row_count(con, *raw_oneroster_key(file).path),
+                    preview_markdown(con, *raw_oneroster_key(file).path),
+                )
+                for file in known_files()
             }
-        yield from _report(context, load, snapshot_rows)
+        yield from _report(context, load, snapshots)
 
     return _load
 
 
-def _report(context: dg.AssetExecutionContext, load: OneRosterLoad, snapshot_rows: dict[str, int]):
+def _report(
+    context: dg.AssetExecutionContext,
+    load: OneRosterLoad,
+    snapshots: dict[str, tuple[int, str]],
+):
+    """One materialization and one check result per raw table; snapshots are (rows, preview)."""
     if load.held:
         raise dg.Failure(
             description=f"The SIS export was held and nothing was applied: {load.message}",
@@ -106,7 +120,8 @@ def _report(context: dg.AssetExecutionContext, load: OneRosterLoad, snapshot_row
         yield dg.MaterializeResult(
             asset_key=raw_oneroster_key(file),
             metadata={
-                "dagster/row_count": snapshot_rows[file],
+                "dagster/row_count": snapshots[file][0],
+                "preview": dg.MetadataValue.md(snapshots[file][1]),
                 "status": status,
                 "mode": file_load.mode if file_load else "absent",
                 "rows_read": file_load.rows_read if file_load else 0,
