@@ -9,9 +9,11 @@ after this load. Good rows land in raw exactly as received; every bad row goes t
 on. An export that would destroy data (an empty users file, a deletion spike) is held: nothing
 in raw changes and the hold is recorded in `audit.sis_loads`.
 
-All row work is set-based SQL inside DuckDB (its own `read_csv` into a temp table, its rejects
-tables, anti-joins), so a million-learner export never passes through Python and Python memory
-does not grow with the file. No Dagster here: the SIS asset calls `load_oneroster_csv`.
+All row work is set-based SQL inside DuckDB (its own `read_csv`, its rejects tables,
+anti-joins), so a million-learner export never passes through Python and Python memory does not
+grow with the file. A bulk file is written once: read straight into its next snapshot
+(`raw.<table>__incoming`), checked there, and swapped in for the raw table. No Dagster here: the
+SIS asset calls `load_oneroster_csv`.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import re
 import tempfile
 import zipfile
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from graphlib import TopologicalSorter
@@ -237,6 +239,17 @@ _STRUCTURAL_REASONS = {
 def raw_table(file: str) -> str:
     """`users.csv` → `raw.oneroster_users`, the table that holds the file's snapshot."""
     return f"raw.oneroster_{snake_case(file.removesuffix('.csv'))}"
+
+
+def _next_snapshot(file: str) -> str:
+    """Where a bulk file is read and checked before it replaces the file's raw table."""
+    return f"{raw_table(file)}__incoming"
+
+
+def _csv_rejects_tables(file: str) -> tuple[str, str]:
+    """DuckDB's rejects table and rejects scan table for one file's read_csv."""
+    entity = snake_case(file.removesuffix(".csv"))
+    return f"temp.oneroster_rejects_{entity}", f"temp.oneroster_reject_scans_{entity}"
 
 
 def ensure_oneroster_tables(con: duckdb.DuckDBPyConnection) -> None:
@@ -601,7 +614,8 @@ def _check_header(plan: _FilePlan, version: str) -> tuple[_Header | None, str]:
 
 
 class _ExportLoad:
-    """One export being validated and applied inside one DuckDB transaction."""
+    """One export: its bulk files read into their next snapshots, then everything validated
+    and applied inside one DuckDB transaction."""
 
     def __init__(
         self,
@@ -619,10 +633,36 @@ class _ExportLoad:
         self.run_id = run_id
         self.loaded_at = loaded_at
         self.empty_files: set[str] = set()  # zero-byte files (not even a header)
+        self.headers: dict[str, _Header] = {}  # checked headers of the files to load
+        # Bulk files' next snapshots, read before the load's transaction (see _stage_bulk).
+        self.next_snapshots: list[str] = []
+        # The table the file being loaded is staged in: its next snapshot for a bulk file,
+        # a temp table for a delta file.
+        self.incoming = _INCOMING
+        self.in_order = True  # rows land in file order, so rowid gives the line
 
     def run(self, plans: list[_FilePlan]) -> OneRosterLoad:
+        order = _load_order([p.file for p in plans])
+        try:
+            result = self._run(plans, order)
+        except BaseException:
+            with suppress(duckdb.Error):
+                self._drop_staging(order)
+            raise
+        self._drop_staging(order)
+        return result
+
+    def _run(self, plans: list[_FilePlan], order: list[str]) -> OneRosterLoad:
         by_file = {p.file: p for p in plans}
         loads: dict[str, FileLoad] = {}
+        self.in_order = bool(
+            _scalar(self.con, "SELECT current_setting('preserve_insertion_order')")
+        )
+        for file in order:
+            outcome = self._check_file(by_file[file])
+            if outcome is not None:
+                loads[file] = outcome
+        self._stage_bulk([by_file[f] for f in order if f in self.headers])
         _run(self.con, "BEGIN TRANSACTION")
         try:
             _run(
@@ -635,8 +675,9 @@ class _ExportLoad:
                 """,
             )
             guards_learners = self._snapshot_learners_before(plans)
-            for file in _load_order([p.file for p in plans]):
-                loads[file] = self._load_file(by_file[file])
+            for file in order:
+                if file not in loads:
+                    loads[file] = self._load_file(by_file[file], self.headers[file])
             hold = self._hold_reason(plans, loads, guards_learners)
             if not hold:
                 self._record(plans, loads)
@@ -651,9 +692,20 @@ class _ExportLoad:
         files = [loads[p.file] for p in plans]
         return OneRosterLoad(self.version, self.batch_id, False, _summary(files), files)
 
+    def _drop_staging(self, order: list[str]) -> None:
+        """Drop what reading the files left behind: next snapshots that were not swapped in
+        (a held or failed load) and DuckDB's rejects tables."""
+        for table in self.next_snapshots:
+            _run(self.con, f"DROP TABLE IF EXISTS {table}")
+        for file in order:
+            for table in _csv_rejects_tables(file):
+                _run(self.con, f"DROP TABLE IF EXISTS {table}")
+
     # -- one file ----------------------------------------------------------------------------
 
-    def _load_file(self, plan: _FilePlan) -> FileLoad:
+    def _check_file(self, plan: _FilePlan) -> FileLoad | None:
+        """The outcome of a file that will not be read (a fault, absent, a bad header, empty);
+        None for a file to load, whose checked header is then in self.headers."""
         if plan.fault:
             return FileLoad(plan.file, plan.mode, "failed", 0, 0, 0, plan.fault)
         if not plan.loadable:
@@ -674,22 +726,33 @@ class _ExportLoad:
                 f"{plan.file} is empty (not even a header line); its last snapshot was kept. "
                 "Check the SIS export job.",
             )
-        self._stage(plan, header)
+        self.headers[plan.file] = header
+        return None
+
+    def _load_file(self, plan: _FilePlan, header: _Header) -> FileLoad:
+        if plan.mode == "bulk":
+            self.incoming = _next_snapshot(plan.file)
+        else:
+            self._stage_delta(plan, header)
+        self._record_structural_rejects(plan, header)
         self._check_rows(plan, header)
         self._check_duplicates(plan)
         references = [r for r in REFERENCES if r.file == plan.file and r.column in header.names]
         for reference in references:
             self._check_reference(plan, header, reference)
-        self._drop_rejected(plan.file)
+        dropped = self._drop_rejected(plan.file)
         # A rejected row can orphan others of its own file (a parent org, a guardian): repeat
-        # until nothing more falls.
+        # until nothing more falls. (While no row falls, the file is as the checks saw it.)
         self_references = [r for r in references if r.target == plan.file]
-        while self_references and any(
-            [self._check_reference(plan, header, r) for r in self_references]
-        ):
-            self._drop_rejected(plan.file)
+        while self_references and dropped:
+            if not any([self._check_reference(plan, header, r) for r in self_references]):
+                break
+            dropped = self._drop_rejected(plan.file)
         stale = self._apply(plan, header)
-        loaded = _scalar(self.con, f"SELECT count(*) FROM {_INCOMING}")
+        loaded = _scalar(
+            self.con,
+            f"SELECT count(*) FROM {raw_table(plan.file) if plan.mode == 'bulk' else _INCOMING}",
+        )
         _run(self.con, f"DROP TABLE IF EXISTS {_INCOMING}")
         rejected = _scalar(
             self.con,
@@ -705,32 +768,18 @@ class _ExportLoad:
             )
         return FileLoad(plan.file, plan.mode, "loaded", read, loaded, rejected, message)
 
-    def _stage(self, plan: _FilePlan, header: _Header) -> None:
-        """Read the file with DuckDB's own reader into a temp table, each row with its line;
-        malformed rows go to DuckDB's rejects table and from there to ours."""
-        entity = snake_case(plan.file.removesuffix(".csv"))
-        errors, scans = f"oneroster_rejects_{entity}", f"oneroster_reject_scans_{entity}"
-        _run(self.con, f"DROP TABLE IF EXISTS temp.{errors}")
-        _run(self.con, f"DROP TABLE IF EXISTS temp.{scans}")
+    def _read_csv(self, plan: _FilePlan, header: _Header) -> tuple[str, dict[str, Any]]:
+        """SQL (and its parameters) reading the file with DuckDB's own reader: every column as
+        text, malformed rows to DuckDB's rejects table (and from there, later, to ours)."""
+        errors, scans = _csv_rejects_tables(plan.file)
+        _run(self.con, f"DROP TABLE IF EXISTS {errors}")
+        _run(self.con, f"DROP TABLE IF EXISTS {scans}")
         # Rows land in file order (DuckDB preserves insertion order by default), so a row's
         # line follows from its rowid. WITH ORDINALITY says the same but stops read_csv from
         # running in parallel, so it is only the fallback for connections that turned
         # insertion order off.
-        in_order = bool(_scalar(self.con, "SELECT current_setting('preserve_insertion_order')"))
-        if in_order:
-            columns, line, ordinality = "*", "NULL::BIGINT", ""
-        else:
-            columns, line, ordinality = (
-                "* EXCLUDE (ordinality)",
-                "ordinality + 1",
-                "WITH ORDINALITY",
-            )
-        _run(
-            self.con,
-            f"""
-            CREATE OR REPLACE TEMP TABLE {_INCOMING.removeprefix("temp.")} AS
-            SELECT {columns}, {line} AS _line
-            FROM read_csv(
+        source = f"""
+            read_csv(
                 $path,
                 columns = $columns,
                 header = true,
@@ -740,25 +789,146 @@ class _ExportLoad:
                 escape = '"',
                 strict_mode = true,
                 store_rejects = true,
-                rejects_table = '{errors}',
-                rejects_scan = '{scans}'
-            ) {ordinality}
+                rejects_table = '{errors.removeprefix("temp.")}',
+                rejects_scan = '{scans.removeprefix("temp.")}'
+            ) {"" if self.in_order else "WITH ORDINALITY"}
+        """
+        return source, {
+            "path": str(plan.path),
+            "columns": dict.fromkeys(header.read_as, "VARCHAR"),
+        }
+
+    def _line(self) -> str:
+        """SQL for a freshly read row's line, when it can be known while reading."""
+        return "NULL::BIGINT" if self.in_order else "ordinality + 1"
+
+    def _stage_bulk(self, plans: list[_FilePlan]) -> None:
+        """Read each bulk file straight into its next snapshot, `raw.<table>__incoming`, in the
+        raw table's own shape: the rows are written once, checked there, and swapped in by
+        `_apply` (or dropped if the load is held).
+
+        This runs before the load's transaction opens, and the lines are numbered in a
+        transaction of their own: DuckDB writes a big table out while reading it, and a table
+        changed in the transaction that created it is written all over again at commit. No
+        raw table of a file is touched here."""
+        bulk = [p for p in plans if p.mode == "bulk"]
+        for plan in bulk:
+            header = self.headers[plan.file]
+            snapshot = _next_snapshot(plan.file)
+            self.next_snapshots.append(snapshot)
+            _run(
+                self.con,
+                f"CREATE OR REPLACE TABLE {snapshot} AS SELECT * FROM {raw_table(plan.file)} "
+                "LIMIT 0",
+            )
+            source, params = self._read_csv(plan, header)
+            select, contract = self._raw_row(plan, header, self._line())
+            _run(
+                self.con,
+                f"INSERT INTO {snapshot} BY NAME SELECT {select} FROM {source}",
+                {**params, **contract},
+            )
+        if not bulk:
+            return
+        _run(self.con, "BEGIN TRANSACTION")
+        try:
+            for plan in bulk:
+                self._number_lines(plan, _next_snapshot(plan.file))
+            _run(self.con, "COMMIT")
+        except BaseException:
+            _run(self.con, "ROLLBACK")
+            raise
+
+    def _stage_delta(self, plan: _FilePlan, header: _Header) -> None:
+        """Read a delta file into a temp table, to be upserted from it."""
+        self.incoming = _INCOMING
+        source, params = self._read_csv(plan, header)
+        columns = "*" if self.in_order else "* EXCLUDE (ordinality)"
+        _run(
+            self.con,
+            f"""
+            CREATE OR REPLACE TEMP TABLE {_INCOMING.removeprefix("temp.")} AS
+            SELECT {columns}, {self._line()} AS _line
+            FROM {source}
             """,
-            {"path": str(plan.path), "columns": dict.fromkeys(header.read_as, "VARCHAR")},
+            params,
         )
-        if in_order:
+        self._number_lines(plan, _INCOMING)
+
+    def _number_lines(self, plan: _FilePlan, table: str) -> None:
+        """Give each staged row its line in the file."""
+        if self.in_order:
             # The header is line 1, so the first record is line 2.
             _run(
                 self.con,
-                f"UPDATE {_INCOMING} SET _line = rowid - (SELECT min(rowid) FROM {_INCOMING}) + 2",
+                f"UPDATE {table} SET _line = rowid - (SELECT min(rowid) FROM {table}) + 2",
             )
-        self._record_structural_rejects(plan, header, f"temp.{errors}")
-        _run(self.con, f"DROP TABLE IF EXISTS temp.{errors}")
-        _run(self.con, f"DROP TABLE IF EXISTS temp.{scans}")
-
-    def _record_structural_rejects(self, plan: _FilePlan, header: _Header, errors: str) -> None:
+        errors, _ = _csv_rejects_tables(plan.file)
         if not _scalar(self.con, f"SELECT count(*) FROM {errors}"):
             return
+        # read_csv numbers good rows without the rejected records between them, so each good
+        # row moves down by the number of rejected records before it. With rejected lines
+        # r_1 < r_2 < …, r_i has r_i - 1 - i good rows before it (its `gap`).
+        _run(
+            self.con,
+            f"""
+            UPDATE {table} AS r
+            SET _line = r._line + s.shift
+            FROM (
+                SELECT gap, lead(gap, 1, 9223372036854775807) OVER (ORDER BY gap) AS next_gap,
+                       shift
+                FROM (
+                    -- consecutive rejected lines share a gap; the last of them sets the shift
+                    SELECT gap, max(shift) AS shift
+                    FROM (
+                        SELECT line - 1 - row_number() OVER (ORDER BY line) AS gap,
+                               row_number() OVER (ORDER BY line) AS shift
+                        FROM (SELECT DISTINCT line FROM {errors})
+                    )
+                    GROUP BY gap
+                )
+            ) AS s
+            WHERE r._line - 1 > s.gap AND r._line - 1 <= s.next_gap
+            """,
+        )
+
+    def _raw_row(self, plan: _FilePlan, header: _Header, line: str) -> tuple[str, dict[str, Any]]:
+        """SQL select list (and its parameters) turning a read row into a raw table row."""
+        params: dict[str, Any] = {
+            "source": self.settings.source,
+            "file": plan.file,
+            "batch_id": self.batch_id,
+            "loaded_at": self.loaded_at,
+            "version": self.version,
+        }
+        metadata = "NULL::JSON"
+        if header.metadata_keys:
+            pairs = []
+            for i, key in enumerate(header.metadata_keys):
+                params[f"k{i}"] = key
+                pairs.append(f"$k{i}, _m{i}")
+            metadata = f"json_object({', '.join(pairs)})"
+        spec = ", ".join(_ident(n) for n in header.spec_names)
+        select = f"""
+            {spec},
+            {metadata} AS metadata,
+            $source AS _source,
+            $file AS _file,
+            {line} AS _line,
+            $batch_id AS _batch_id,
+            $loaded_at AS _loaded_at,
+            $version AS _oneroster_version
+        """
+        return select, params
+
+    def _record_structural_rejects(self, plan: _FilePlan, header: _Header) -> None:
+        errors, scans = _csv_rejects_tables(plan.file)
+        if _scalar(self.con, f"SELECT count(*) FROM {errors}"):
+            self._insert_structural_rejects(plan, header, errors)
+        _run(self.con, f"DROP TABLE IF EXISTS {errors}")
+        _run(self.con, f"DROP TABLE IF EXISTS {scans}")
+
+    def _insert_structural_rejects(self, plan: _FilePlan, header: _Header, errors: str) -> None:
         # The first field is the sourcedId when the header starts with it (it nearly always
         # does); shown so a person can find the record in the SIS.
         first_field = (
@@ -796,31 +966,6 @@ class _ExportLoad:
             """,
             {"file": plan.file},
         )
-        # read_csv numbers good rows without the rejected records between them, so each good
-        # row moves down by the number of rejected records before it. With rejected lines
-        # r_1 < r_2 < …, r_i has r_i - 1 - i good rows before it (its `gap`).
-        _run(
-            self.con,
-            f"""
-            UPDATE {_INCOMING} AS r
-            SET _line = r._line + s.shift
-            FROM (
-                SELECT gap, lead(gap, 1, 9223372036854775807) OVER (ORDER BY gap) AS next_gap,
-                       shift
-                FROM (
-                    -- consecutive rejected lines share a gap; the last of them sets the shift
-                    SELECT gap, max(shift) AS shift
-                    FROM (
-                        SELECT line - 1 - row_number() OVER (ORDER BY line) AS gap,
-                               row_number() OVER (ORDER BY line) AS shift
-                        FROM (SELECT DISTINCT line FROM {errors})
-                    )
-                    GROUP BY gap
-                )
-            ) AS s
-            WHERE r._line - 1 > s.gap AND r._line - 1 <= s.next_gap
-            """,
-        )
 
     def _check_rows(self, plan: _FilePlan, header: _Header) -> None:
         """Required values, enumerations and formats, in one pass over the file's rows."""
@@ -841,7 +986,7 @@ class _ExportLoad:
                    failure.column_name, failure.value, failure.reason, failure.rule
             FROM (
                 SELECT _line, "sourcedId", unnest([{items}]) AS failure
-                FROM {_INCOMING}
+                FROM {self.incoming}
                 WHERE {failing}
             )
             WHERE failure IS NOT NULL
@@ -851,6 +996,12 @@ class _ExportLoad:
 
     def _check_duplicates(self, plan: _FilePlan) -> None:
         """A sourcedId seen twice: the first row stands, the later ones are rejected."""
+        # One cheap pass says whether there is any duplicate at all (nearly always none).
+        if not _scalar(
+            self.con,
+            f'SELECT count("sourcedId") - count(DISTINCT "sourcedId") FROM {self.incoming}',
+        ):
+            return
         _run(
             self.con,
             f"""
@@ -860,10 +1011,10 @@ class _ExportLoad:
                    'duplicate sourcedId: first seen on line ' || d.first_line
                        || '; this row was not loaded' AS reason,
                    'duplicate' AS rule
-            FROM {_INCOMING} AS r
+            FROM {self.incoming} AS r
             JOIN (
                 SELECT "sourcedId", min(_line) AS first_line
-                FROM {_INCOMING}
+                FROM {self.incoming}
                 WHERE "sourcedId" IS NOT NULL
                 GROUP BY "sourcedId"
                 HAVING count(*) > 1
@@ -879,22 +1030,41 @@ class _ExportLoad:
         if target is None:
             return 0
         column = _ident(reference.column)
+        # First only which references resolve to nothing live: an anti-join of the column
+        # alone (by rowid) against the target's live ids, nearly always empty. The line, id
+        # and reason of those few rows are looked up after.
         # Tombstones delete; they need not point at anything live.
         source_rows = f"""
-            SELECT _line, "sourcedId" AS sid, {column} AS refs
-            FROM {_INCOMING}
+            SELECT rowid AS row_id, {column} AS refs
+            FROM {self.incoming}
             WHERE {column} IS NOT NULL AND NOT ({_tombstone(header)})
         """
         if reference.is_list:
             items = f"""
-                SELECT _line, sid, trim(ref) AS ref
-                FROM (
-                    SELECT _line, sid, unnest(string_split(refs, ',')) AS ref
-                    FROM ({source_rows})
-                )
+                SELECT row_id, trim(ref) AS ref
+                FROM (SELECT row_id, unnest(string_split(refs, ',')) AS ref FROM ({source_rows}))
             """
         else:
-            items = f"SELECT _line, sid, refs AS ref FROM ({source_rows})"
+            items = f"SELECT row_id, refs AS ref FROM ({source_rows})"
+        missing = _scalar(
+            self.con,
+            f"""
+            CREATE OR REPLACE TEMP TABLE oneroster_missing AS
+            SELECT i.row_id, i.ref
+            FROM ({items}) AS i
+            ANTI JOIN (
+                SELECT "sourcedId" FROM ({target})
+                WHERE coalesce(status, '') <> '{TOMBSTONE}'
+            ) AS t ON t."sourcedId" = i.ref
+            WHERE i.ref <> ''
+            """,
+        )
+        if missing:
+            self._insert_reference_rejects(plan, reference, target)
+        _run(self.con, "DROP TABLE temp.oneroster_missing")
+        return missing
+
+    def _insert_reference_rejects(self, plan: _FilePlan, reference: Reference, target: str) -> None:
         noun = _ROW_NOUNS.get(reference.target, "record")
         target_file = reference.target
         said = f"{_literal(reference.column + ' ')} || '''' || m.ref || ''''"
@@ -908,21 +1078,10 @@ class _ExportLoad:
         unknown = _literal(
             f" is not in {target_file} (or the warehouse); load the {noun} or fix the reference"
         )
-        count = f"SELECT count(*) FROM {_REJECTS} WHERE file = $file"
-        before = _scalar(self.con, count, {"file": plan.file})
         _run(
             self.con,
             f"""
             INSERT INTO {_REJECTS} BY NAME
-            WITH missing AS (
-                SELECT i._line, i.sid, i.ref
-                FROM ({items}) AS i
-                WHERE i.ref <> ''
-                  AND NOT EXISTS (
-                      SELECT 1 FROM ({target}) AS t
-                      WHERE t."sourcedId" = i.ref AND coalesce(t.status, '') <> '{TOMBSTONE}'
-                  )
-            )
             SELECT $file AS file, m._line AS line, m.sid AS sourced_id,
                    {_literal(reference.column)} AS column_name, m.ref AS value,
                    CASE
@@ -936,24 +1095,27 @@ class _ExportLoad:
                        ELSE {said} || {unknown}
                    END AS reason,
                    'reference' AS rule
-            FROM missing AS m
+            FROM (
+                SELECT r._line, r."sourcedId" AS sid, m.ref
+                FROM temp.oneroster_missing AS m
+                JOIN {self.incoming} AS r ON r.rowid = m.row_id
+            ) AS m
             """,
             {"file": plan.file},
         )
-        return _scalar(self.con, count, {"file": plan.file}) - before
 
     def _target_rows(self, plan: _FilePlan, header: _Header, reference: Reference) -> str | None:
         """SQL for the target's rows as they will be after this load; None to skip the check."""
         target_table = raw_table(reference.target)
         if reference.target == plan.file:
-            target = f'SELECT "sourcedId", {_status(header)} AS status FROM {_INCOMING}'
+            target = f'SELECT "sourcedId", {_status(header)} AS status FROM {self.incoming}'
             if plan.mode == "delta":
                 # Tonight's rows of the file, plus the warehouse rows they do not replace.
                 target += f"""
                     UNION ALL
                     SELECT w."sourcedId", w.status FROM {target_table} AS w
                     WHERE NOT EXISTS (
-                        SELECT 1 FROM {_INCOMING} AS n WHERE n."sourcedId" = w."sourcedId"
+                        SELECT 1 FROM {self.incoming} AS n WHERE n."sourcedId" = w."sourcedId"
                     )
                 """
         else:
@@ -965,10 +1127,11 @@ class _ExportLoad:
             return None
         return target
 
-    def _drop_rejected(self, file: str) -> None:
-        _run(
+    def _drop_rejected(self, file: str) -> int:
+        """Take tonight's rejected rows of the file out of its staged rows; returns how many."""
+        return _scalar(
             self.con,
-            f"DELETE FROM {_INCOMING} WHERE _line IN "
+            f"DELETE FROM {self.incoming} WHERE _line IN "
             f"(SELECT line FROM {_REJECTS} WHERE file = $file)",
             {"file": file},
         )
@@ -977,58 +1140,30 @@ class _ExportLoad:
         """Bulk replaces the file's snapshot; delta upserts by sourcedId. Returns how many delta
         rows were older than the warehouse's copy (and so not applied)."""
         table = raw_table(plan.file)
-        stale = 0
         if plan.mode == "bulk":
-            _run(self.con, f"DELETE FROM {table}")
-        else:
-            # A replayed older delta must not overwrite a newer record.
-            newer_in_raw = f"""
-                EXISTS (
-                    SELECT 1 FROM {table} AS w
-                    WHERE w."sourcedId" = n."sourcedId"
-                      AND try_cast(w."dateLastModified" AS TIMESTAMPTZ)
-                          > try_cast(n."dateLastModified" AS TIMESTAMPTZ)
-                )
-            """
-            stale = _scalar(self.con, f"SELECT count(*) FROM {_INCOMING} AS n WHERE {newer_in_raw}")
-            if stale:
-                _run(self.con, f"DELETE FROM {_INCOMING} AS n WHERE {newer_in_raw}")
-            _run(
-                self.con,
-                f'DELETE FROM {table} WHERE "sourcedId" IN (SELECT "sourcedId" FROM {_INCOMING})',
+            # The checked rows are the next snapshot: swap it in (undone, like the rest of the
+            # load, by a ROLLBACK).
+            _run(self.con, f"DROP TABLE {table}")
+            _run(self.con, f"ALTER TABLE {self.incoming} RENAME TO {table.removeprefix('raw.')}")
+            return 0
+        # A replayed older delta must not overwrite a newer record.
+        newer_in_raw = f"""
+            EXISTS (
+                SELECT 1 FROM {table} AS w
+                WHERE w."sourcedId" = n."sourcedId"
+                  AND try_cast(w."dateLastModified" AS TIMESTAMPTZ)
+                      > try_cast(n."dateLastModified" AS TIMESTAMPTZ)
             )
-        spec = ", ".join(_ident(n) for n in header.spec_names)
-        params: dict[str, Any] = {}
-        metadata = "NULL::JSON"
-        if header.metadata_keys:
-            pairs = []
-            for i, key in enumerate(header.metadata_keys):
-                params[f"k{i}"] = key
-                pairs.append(f"$k{i}, _m{i}")
-            metadata = f"json_object({', '.join(pairs)})"
+        """
+        stale = _scalar(self.con, f"SELECT count(*) FROM {_INCOMING} AS n WHERE {newer_in_raw}")
+        if stale:
+            _run(self.con, f"DELETE FROM {_INCOMING} AS n WHERE {newer_in_raw}")
         _run(
             self.con,
-            f"""
-            INSERT INTO {table} BY NAME
-            SELECT {spec},
-                   {metadata} AS metadata,
-                   $source AS _source,
-                   $file AS _file,
-                   _line,
-                   $batch_id AS _batch_id,
-                   $loaded_at AS _loaded_at,
-                   $version AS _oneroster_version
-            FROM {_INCOMING}
-            """,
-            {
-                **params,
-                "source": self.settings.source,
-                "file": plan.file,
-                "batch_id": self.batch_id,
-                "loaded_at": self.loaded_at,
-                "version": self.version,
-            },
+            f'DELETE FROM {table} WHERE "sourcedId" IN (SELECT "sourcedId" FROM {_INCOMING})',
         )
+        select, params = self._raw_row(plan, header, "_line")
+        _run(self.con, f"INSERT INTO {table} BY NAME SELECT {select} FROM {_INCOMING}", params)
         return stale
 
     def _rejects_summary(self, file: str, rejected: int, read: int) -> str:

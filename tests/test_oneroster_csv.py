@@ -932,6 +932,44 @@ def test_the_same_export_twice_gives_the_same_warehouse_and_no_duplicate_rejects
     assert len(rejects) == second.rows_rejected
 
 
+def _schema(con: duckdb.DuckDBPyConnection) -> list[tuple]:
+    """Every table and column of the warehouse (temp ones too), in order, with its type."""
+    return con.execute(
+        "SELECT database_name, schema_name, table_name, column_index, column_name, data_type, "
+        "column_default, is_nullable FROM duckdb_columns() ORDER BY ALL"
+    ).fetchall()
+
+
+def test_a_bulk_night_keeps_the_raw_tables_as_they_are_and_leaves_nothing_else_behind(
+    tmp_path, con
+):
+    ensure_oneroster_tables(con)
+    schema = _schema(con)
+
+    load(con, write_package(tmp_path / "night-1", district_1p2(students=10)))
+    load(con, write_package(tmp_path / "night-2", district_1p2(students=10)), run_id="run-2")
+
+    assert _schema(con) == schema
+
+
+def test_a_held_or_failed_load_leaves_no_staged_rows_behind(tmp_path, con, monkeypatch):
+    load(con, write_package(tmp_path / "night-1", district_1p2(students=10)))
+    schema, before = _schema(con), _raw_snapshot(con)
+    district = district_1p2(students=10)
+    district["users.csv"] = [u for u in district["users.csv"] if u["sourcedId"] in {"stu-1"}]
+
+    assert load(con, write_package(tmp_path / "held", district), run_id="run-2").held
+    assert (_schema(con), _raw_snapshot(con)) == (schema, before)
+
+    def fails(*args, **kwargs):
+        raise RuntimeError("the disk is full")
+
+    monkeypatch.setattr("connectors.oneroster_csv._ExportLoad._hold_reason", fails)
+    with pytest.raises(RuntimeError, match="the disk is full"):
+        load(con, write_package(tmp_path / "failed", district_1p2(students=9)), run_id="run-3")
+    assert (_schema(con), _raw_snapshot(con)) == (schema, before)
+
+
 def test_the_batch_id_follows_the_content_not_the_folder(tmp_path, con):
     one = load(con, write_package(tmp_path / "a", district_1p2()))
     same = load(con, write_package(tmp_path / "b", district_1p2()), run_id="run-2")
