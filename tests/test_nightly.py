@@ -14,6 +14,7 @@ import dagster as dg
 import duckdb
 import pytest
 import yaml
+from oneroster_builders import district_1p1, district_1p2, write_package, zip_package
 from rich.console import Console
 
 from models.config import load_config
@@ -291,3 +292,35 @@ def test_every_asset_writing_the_warehouse_shares_one_pool_limited_to_one(tmp_pa
     instance_config = yaml.safe_load((REPO / "deploy" / "dagster.yaml").read_text())
     with dg.instance_for_test(overrides={"concurrency": instance_config["concurrency"]}) as inst:
         assert inst.get_concurrency_config().pool_config.default_pool_limit == 1
+
+
+def _district_config(folder: Path, sis_path: Path) -> Path:
+    config = folder / "pathways.yaml"
+    config.write_text(
+        "district: {id: riverside, name: Riverside USD, timezone: America/Denver}\n"
+        "warehouse: {path: w/warehouse.duckdb, published_path: p/warehouse.duckdb}\n"
+        f"sources:\n  sis: {{kind: oneroster_csv, path: {sis_path}}}\n",
+        encoding="utf-8",
+    )
+    return config
+
+
+def test_the_same_district_as_a_1p1_zip_and_a_1p2_folder_gives_the_same_core_tables(tmp_path):
+    v12 = write_package(tmp_path / "v12" / "export", district_1p2(students=4))
+    v11 = zip_package(
+        write_package(tmp_path / "v11" / "export", district_1p1(students=4), version="1.1"),
+        tmp_path / "v11" / "export.zip",
+    )
+    core = {}
+    for name, sis in (("1.2", v12), ("1.1", v11)):
+        config = _district_config(sis.parent, sis)
+        with dg.instance_for_test() as instance:
+            summary = run_nightly(config, Console(quiet=True), instance=instance)
+        assert summary.success, summary.failures
+        assert summary.rejected_rows == 0
+        published = load_config(config).warehouse.published_path
+        core[name] = tables_of(published, ("core",))
+    learners = core["1.2"]["core.learners"]
+    assert len(learners) == 4
+    for table in ("core.learners", "core.enrollments", "core.classes"):
+        assert core["1.1"][table] == core["1.2"][table], table
