@@ -44,6 +44,7 @@ from models.oneroster_spec import (
     spec_columns,
     union_columns,
 )
+from models.personal_data import NEVER_STORED_COLUMNS
 
 MANIFEST = "manifest.csv"
 MODES = ("bulk", "delta", "absent")
@@ -908,7 +909,10 @@ class _ExportLoad:
                 params[f"k{i}"] = key
                 pairs.append(f"$k{i}, _m{i}")
             metadata = f"json_object({', '.join(pairs)})"
-        spec = ", ".join(_ident(n) for n in header.spec_names)
+        spec = ", ".join(
+            f"NULL::VARCHAR AS {_ident(n)}" if n in NEVER_STORED_COLUMNS else _ident(n)
+            for n in header.spec_names
+        )
         select = f"""
             {spec},
             {metadata} AS metadata,

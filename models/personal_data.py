@@ -33,6 +33,11 @@ LEARNER_ATTRIBUTE_COLUMNS = frozenset(
     }
 )
 
+# Credentials a SIS may export (OneRoster users.password, userProfiles.password): Pathways has no
+# use for them and never stores them; the raw column stays, always empty, so the layout matches
+# the spec.
+NEVER_STORED_COLUMNS = frozenset({"password"})
+
 # Words that mark a column as a direct identifier whatever its source system calls it.
 _IDENTIFIER_WORDS = ("name", "email", "birth", "phone", "sms", "password", "username", "address")
 

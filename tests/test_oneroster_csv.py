@@ -991,3 +991,14 @@ def test_a_zip_is_cleaned_up_after_loading(tmp_path, con, monkeypatch):
     load(con, archive)
 
     assert list(scratch.iterdir()) == []
+
+
+def test_passwords_in_an_export_are_never_stored(tmp_path, con):
+    district = district_1p2()
+    district["users.csv"][1].update(password="hunter2")
+
+    result = load(con, write_package(tmp_path / "export", district))
+
+    assert result.file("users.csv").status == "loaded"
+    assert column(con, "users.csv", "password", "stu-1") is None
+    assert column(con, "users.csv", "givenName", "stu-1") is not None
