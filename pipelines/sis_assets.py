@@ -11,9 +11,10 @@ from connectors.oneroster_csv import (
     OneRosterPackageError,
     ensure_oneroster_tables,
     load_oneroster_csv,
+    raw_table,
 )
 from models.config import OneRosterCsvSource
-from models.oneroster_spec import known_files, snake_case
+from models.oneroster_spec import known_files
 from pipelines.warehouse import (
     WAREHOUSE_POOL,
     WarehouseResource,
@@ -32,8 +33,8 @@ class SisExportConfig(dg.Config):
 
 
 def raw_oneroster_key(file: str) -> dg.AssetKey:
-    """`users.csv` → `raw/oneroster_users`."""
-    return dg.AssetKey(["raw", f"oneroster_{snake_case(file.removesuffix('.csv'))}"])
+    """`users.csv` → `raw/oneroster_users`: the asset key mirrors the connector's table."""
+    return dg.AssetKey(raw_table(file).split("."))
 
 
 def build_oneroster_csv_assets(source: OneRosterCsvSource) -> dg.AssetsDefinition:

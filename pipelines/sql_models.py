@@ -77,6 +77,10 @@ def read_sql_model(path: Path, layer: str) -> SqlModel:
         raise SqlModelError(
             f"{path}: start the file with a `--` comment saying what the table means"
         )
+    try:
+        upstream = tuple(sorted(table_references(statements[0])))
+    except SqlModelError as exc:
+        raise SqlModelError(f"{path}: {exc}") from None
     return SqlModel(
         layer=layer,
         table=path.stem,
@@ -84,7 +88,7 @@ def read_sql_model(path: Path, layer: str) -> SqlModel:
         sql=sql,
         description=description,
         column_docs=column_docs,
-        upstream=tuple(sorted(table_references(statements[0]))),
+        upstream=upstream,
     )
 
 
