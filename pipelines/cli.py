@@ -24,6 +24,7 @@ DEMO_STUDENTS = 2_000
 class NightSummary:
     """What one nightly run built, for the terminal and for tests."""
 
+    config: PathwaysConfig
     success: bool
     run_id: str
     failures: list[str] = field(default_factory=list)
@@ -104,7 +105,9 @@ def run_nightly(
         for e in result.all_events
         if e.event_type_value == "STEP_FAILURE"
     ]
-    summary = NightSummary(success=result.success, run_id=result.run_id, failures=failures)
+    summary = NightSummary(
+        config=config, success=result.success, run_id=result.run_id, failures=failures
+    )
     _read_warehouse(config, summary)
     return summary
 
@@ -166,9 +169,9 @@ def _read_warehouse(config: PathwaysConfig, summary: NightSummary) -> None:
         con.close()
 
 
-def print_summary(config_path: Path, summary: NightSummary, console: Console) -> None:
+def print_summary(summary: NightSummary, console: Console) -> None:
     """The end-of-night report: tables, rows, rejected rows, and where the files are."""
-    config = load_config(config_path)
+    config = summary.config
     table = Table(title=f"{config.district.name}: warehouse after tonight's run")
     table.add_column("table")
     table.add_column("rows", justify="right")
@@ -205,7 +208,7 @@ def _cmd_generate(args: argparse.Namespace, console: Console) -> int:
 
 def _cmd_run(args: argparse.Namespace, console: Console) -> int:
     summary = run_nightly(Path(args.config), console)
-    print_summary(Path(args.config), summary, console)
+    print_summary(summary, console)
     return 0 if summary.success and not summary.file_problems else 1
 
 
@@ -219,7 +222,7 @@ def _cmd_demo(args: argparse.Namespace, console: Console) -> int:
     for fault in add_typical_faults(district.oneroster_path):
         console.print(f"  a typical export fault: {fault}")
     summary = run_nightly(district.config_path, console)
-    print_summary(district.config_path, summary, console)
+    print_summary(summary, console)
     console.print(
         "Explore it: `make ui` opens the Dagster UI; dashboards and any DuckDB client open "
         f"{district.out / 'published' / 'warehouse.duckdb'} read-only."

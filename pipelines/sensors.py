@@ -11,8 +11,9 @@ from pipelines.sis_assets import SIS_ASSET_NAME
 SIS_DROP_SENSOR = "sis_export_drop_sensor"
 
 
-def export_fingerprint(path: Path) -> str:
-    """Identifies one version of an export by size and modification time (file or folder)."""
+def export_fingerprint(path: Path) -> tuple[str, float]:
+    """Identifies one version of an export by size and modification time (file or folder);
+    returns the fingerprint and the export's last modification, in seconds."""
     if path.is_dir():
         stats = [p.stat() for p in sorted(path.rglob("*")) if p.is_file()]
         size = sum(s.st_size for s in stats)
@@ -20,7 +21,7 @@ def export_fingerprint(path: Path) -> str:
     else:
         stat = path.stat()
         size, mtime = stat.st_size, stat.st_mtime_ns
-    return f"{size}:{mtime}"
+    return f"{size}:{mtime}", mtime / 1e9
 
 
 def _is_export(path: Path) -> bool:
@@ -56,9 +57,8 @@ def build_sis_drop_sensor(
         for path in sorted(drop_folder.iterdir()):
             if not _is_export(path):
                 continue
-            fingerprint = export_fingerprint(path)
-            mtime_s = int(fingerprint.split(":")[1]) / 1e9
-            if seen.get(path.name) == fingerprint or now - mtime_s < settle_seconds:
+            fingerprint, modified = export_fingerprint(path)
+            if seen.get(path.name) == fingerprint or now - modified < settle_seconds:
                 continue
             seen[path.name] = fingerprint
             requests.append(
