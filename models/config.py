@@ -91,11 +91,79 @@ class OneRosterCsvSource(_Settings):
 
 SisSource = Annotated[OneRosterCsvSource, Field(discriminator="kind")]
 
+_ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
+_SOURCE_NAME = r"^[a-z][a-z0-9_]*$"
+
+
+class HttpOptions(_Settings):
+    """How patiently an API source is called; the defaults suit a hosted Canvas at night."""
+
+    connect_timeout: Annotated[float, Field(gt=0)] = 10.0
+    read_timeout: Annotated[float, Field(gt=0)] = 60.0
+    # Retries for 429, 5xx, timeouts and dropped connections, with exponential backoff.
+    max_retries: Annotated[int, Field(ge=0, le=20)] = 6
+    backoff_factor: Annotated[float, Field(ge=0)] = 1.0
+
+
+class _ApiSource(_Settings):
+    # Names the source in raw tables (`_source`), checkpoints and Dagster asset keys.
+    name: Annotated[str, Field(pattern=_SOURCE_NAME)]
+    base_url: Annotated[str, Field(pattern=r"^https?://[^\s]+$")]
+    http: HttpOptions = HttpOptions()
+
+
+class CanvasSource(_ApiSource):
+    """A Canvas LMS account, read through the Canvas REST API with an access token."""
+
+    kind: Literal["canvas"]
+    name: Annotated[str, Field(pattern=_SOURCE_NAME)] = "canvas"
+    account_id: Annotated[int, Field(ge=1)] = 1
+    # The environment variable holding the access token (never the token itself).
+    token_env: Annotated[str, Field(pattern=_ENV_NAME)]
+    # Terms to pull, by SIS term id; by default every term running today.
+    terms: tuple[str, ...] | None = None
+    # Incremental submissions re-read this far behind the last run's start, for clock skew.
+    overlap_minutes: Annotated[int, Field(ge=0)] = 60
+
+
+class OneRosterRestSource(_ApiSource):
+    """A OneRoster 1.2 REST service (rostering and gradebook), with OAuth2 client credentials."""
+
+    kind: Literal["oneroster_rest"]
+    name: Annotated[str, Field(pattern=_SOURCE_NAME)] = "oneroster_rest"
+    token_url: Annotated[str, Field(pattern=r"^https?://[^\s]+$")]
+    client_id_env: Annotated[str, Field(pattern=_ENV_NAME)]
+    client_secret_env: Annotated[str, Field(pattern=_ENV_NAME)]
+    scope: str | None = None
+    page_size: Annotated[int, Field(ge=1, le=10_000)] = 100
+    overlap_minutes: Annotated[int, Field(ge=0)] = 60
+
+
+LmsSource = Annotated[CanvasSource | OneRosterRestSource, Field(discriminator="kind")]
+
 
 class SourcesSettings(_Settings):
     """The systems the district connects; the SIS is the master of learner identity."""
 
     sis: SisSource
+    # One LMS, or a list of them (e.g. Canvas for high schools, another for elementary).
+    lms: tuple[LmsSource, ...] = ()
+
+    @field_validator("lms", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return [value] if isinstance(value, dict) else value
+
+    @field_validator("lms")
+    @classmethod
+    def _unique_names(cls, value: tuple[LmsSource, ...]) -> tuple[LmsSource, ...]:
+        names = [source.name for source in value]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValueError(
+                f"two LMS sources are named {repeated[0]!r}; give each a distinct `name`"
+            )
+        return value
 
 
 class PrivacySettings(_Settings):
@@ -164,19 +232,18 @@ def _resolve_paths(config: PathwaysConfig, base: Path) -> PathwaysConfig:
 def _explain(path: Path, node: yaml.Node | None, exc: ValidationError) -> str:
     lines = [f"{path}: {exc.error_count()} problem(s) in the configuration:"]
     for error in exc.errors():
-        loc = [str(part) for part in error["loc"] if not isinstance(part, int)]
-        # A discriminated union adds the tag as a location step; it is not a key the user wrote.
-        loc = [p for p in loc if p not in ("oneroster_csv",)]
-        where = ".".join(loc)
-        line = _line_of(node, loc)
+        keys, line, model = _locate(node, error["loc"])
+        where = "".join(
+            f"[{k}]" if isinstance(k, int) else ("." if i else "") + k for i, k in enumerate(keys)
+        )
         at = f"line {line}, " if line else ""
         message = error["msg"]
         if error["type"] == "extra_forbidden":
-            parent = _model_at(loc[:-1])
-            hint = _suggest(loc[-1], list(parent.model_fields) if parent else [])
+            hint = _suggest(str(keys[-1]), list(model.model_fields) if model else [])
             message = f"unknown key{hint}"
         elif error["type"] == "union_tag_invalid":
-            message = f"unknown kind {error['input'].get('kind')!r}; supported: oneroster_csv"
+            supported = ", ".join(error["ctx"]["expected_tags"].replace("'", "").split(", "))
+            message = f"unknown kind {error['input'].get('kind')!r}; supported: {supported}"
         elif error["type"] == "missing":
             message = "required key is missing"
         elif message.startswith("Value error, "):
@@ -192,30 +259,56 @@ def _suggest(word: str, choices: list[str]) -> str:
     return f"; allowed keys: {', '.join(choices)}" if choices else ""
 
 
-def _model_at(loc: list[str]) -> type[BaseModel] | None:
-    model: Any = PathwaysConfig
-    for part in loc:
-        field = model.model_fields.get(part) if isinstance(model, type) else None
-        if field is None:
-            return None
-        annotation = field.annotation
-        args = getattr(annotation, "__args__", ())
-        model = next((a for a in (annotation, *args) if isinstance(a, type)), None)
-        if model is None or not issubclass(model, BaseModel):
-            return None
-    return model
+def _sources_by_kind() -> dict[str, type[BaseModel]]:
+    return {
+        kind: source
+        for source in (OneRosterCsvSource, CanvasSource, OneRosterRestSource)
+        for kind in source.model_fields["kind"].annotation.__args__
+    }
 
 
-def _line_of(node: yaml.Node | None, loc: list[str]) -> int | None:
-    """The 1-based line of the deepest key in `loc` that exists in the YAML document."""
+def _locate(
+    node: yaml.Node | None, loc: tuple[str | int, ...]
+) -> tuple[list[str | int], int | None, type[BaseModel] | None]:
+    """Follow an error's location through the YAML document and the schema together: the keys
+    the user wrote (a discriminated union's tag is not one, nor is the index of a list they
+    wrote as a single mapping), the line of the deepest one found, and the model whose key the
+    last step is."""
+    keys: list[str | int] = []
     line = None
+    model: type[BaseModel] | None = PathwaysConfig
+    parent: type[BaseModel] | None = None
+    kinds = _sources_by_kind()
     for part in loc:
-        if not isinstance(node, yaml.MappingNode):
-            break
-        for key, value in node.value:
-            if key.value == part:
-                line, node = key.start_mark.line + 1, value
-                break
+        if isinstance(part, int):
+            if isinstance(node, yaml.SequenceNode) and part < len(node.value):
+                node = node.value[part]
+                line = node.start_mark.line + 1
+                keys.append(part)
+            continue
+        if part in kinds and (model is None or "kind" in model.model_fields):
+            model = kinds[part]
+            continue
+        keys.append(part)
+        parent = model
+        field = model.model_fields.get(part) if model else None
+        model = _model_of(field.annotation) if field else None
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                if key.value == part:
+                    line, node = key.start_mark.line + 1, value
+                    break
+            else:
+                node = None
         else:
-            break
-    return line
+            node = None
+    return keys, line, parent
+
+
+def _model_of(annotation: Any) -> type[BaseModel] | None:
+    """The settings model a field holds directly (None for a union or a plain value)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    args = getattr(annotation, "__args__", ())
+    models = [a for a in args if isinstance(a, type) and issubclass(a, BaseModel)]
+    return models[0] if len(models) == 1 else None

@@ -79,3 +79,70 @@ def test_a_missing_file_says_how_to_fix_it(tmp_path):
 def test_the_repository_default_config_is_valid():
     config = load_config(Path(__file__).resolve().parents[1] / "pathways.yaml")
     assert config.district.id == "sample-district"
+
+
+LMS = """\
+  lms:
+    - {kind: canvas, base_url: "https://canvas.example.edu", account_id: 1, token_env: CANVAS_TOKEN}
+    - kind: oneroster_rest
+      base_url: https://sis.example.edu/ims/oneroster
+      token_url: https://sis.example.edu/oauth/token
+      client_id_env: ONEROSTER_CLIENT_ID
+      client_secret_env: ONEROSTER_CLIENT_SECRET
+"""
+
+
+def with_lms(lms: str) -> str:
+    return VALID.replace("privacy:", lms + "privacy:")
+
+
+def test_lms_sources_may_be_a_list_of_canvas_and_oneroster_rest(tmp_path):
+    config = load_config(write(tmp_path, with_lms(LMS)))
+    canvas, oneroster = config.sources.lms
+    assert (canvas.kind, canvas.name, canvas.token_env) == ("canvas", "canvas", "CANVAS_TOKEN")
+    assert (oneroster.kind, oneroster.name) == ("oneroster_rest", "oneroster_rest")
+    assert oneroster.client_secret_env == "ONEROSTER_CLIENT_SECRET"
+
+
+def test_a_single_lms_mapping_is_one_source(tmp_path):
+    text = VALID.replace(
+        "privacy:",
+        '  lms: {kind: canvas, base_url: "https://c.example.edu", token_env: CANVAS_TOKEN}\n'
+        "privacy:",
+    )
+    (canvas,) = load_config(write(tmp_path, text)).sources.lms
+    assert canvas.account_id == 1
+
+
+def test_no_lms_is_an_empty_tuple(tmp_path):
+    assert load_config(write(tmp_path, VALID)).sources.lms == ()
+
+
+def test_a_misspelt_key_in_a_listed_lms_names_its_line_entry_and_suggests(tmp_path):
+    text = with_lms(LMS).replace("client_secret_env:", "client_secret_evn:")
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, text))
+    message = str(err.value)
+    assert "line 12, sources.lms[1].client_secret_evn: unknown key" in message
+    assert "did you mean 'client_secret_env'" in message
+
+
+def test_an_unknown_lms_kind_lists_the_supported_ones(tmp_path):
+    text = with_lms(LMS).replace("kind: canvas", "kind: moodle")
+    with pytest.raises(ConfigError, match=r"line 7, sources\.lms\[0\]: unknown kind 'moodle'"):
+        load_config(write(tmp_path, text))
+    with pytest.raises(ConfigError, match="supported: canvas, oneroster_rest"):
+        load_config(write(tmp_path, text))
+
+
+def test_a_token_written_where_its_variable_belongs_is_refused_without_echoing_it(tmp_path):
+    text = with_lms(LMS).replace("token_env: CANVAS_TOKEN", "token_env: 'abc 123~secret'")
+    with pytest.raises(ConfigError, match=r"line 7, sources\.lms\[0\]\.token_env") as err:
+        load_config(write(tmp_path, text))
+    assert "abc 123~secret" not in str(err.value)
+
+
+def test_two_lms_sources_with_one_name_are_refused(tmp_path):
+    text = with_lms(LMS).replace("kind: oneroster_rest", "kind: oneroster_rest\n      name: canvas")
+    with pytest.raises(ConfigError, match="two LMS sources are named 'canvas'"):
+        load_config(write(tmp_path, text))
