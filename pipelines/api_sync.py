@@ -1,0 +1,378 @@
+"""The one way API pages reach the warehouse: each page and its checkpoint in one transaction.
+
+A connector (Canvas, OneRoster REST) yields `StreamPage`s; the asset that runs it hands each page
+to `ApiSync.commit` before pulling the next. Records are upserted into `raw.<table>` by
+(_source, _key): a new key is inserted, a record whose content changed replaces the old one, and
+an unchanged record is left alone (its _loaded_at and _batch_id stay, so unchanged rows cost
+nothing downstream). The same transaction moves the stream's checkpoint in
+`audit.api_checkpoints`, so raw and the checkpoint always agree: after a crash the sync resumes
+at the first page not committed, never skipping one.
+
+A sync is one pass over one source (`audit.api_syncs`). If the source's last sync never
+finished, `begin` resumes it (same sync id, same start time): finished streams are skipped and
+interrupted ones continue from their cursor. A sync's start time becomes the watermark of every
+stream it completes, which an incremental connector asks for next time ("changed since").
+
+Plain DuckDB, no Dagster: the API assets call it, and tests call it on a DuckDB file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from contextlib import suppress
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import duckdb
+
+from connectors.http import StreamPage
+from pipelines.warehouse import quote_ident
+
+# Every raw table of an API stream: one row per record the source has sent, keyed (_source, _key).
+API_RAW_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("_source", "VARCHAR"),  # the source's name in pathways.yaml, e.g. "canvas"
+    ("_key", "VARCHAR"),  # the record's stable key within the source (e.g. its id)
+    ("_record", "JSON"),  # the record exactly as received
+    ("_content_hash", "VARCHAR"),  # sha256 of the record's canonical JSON
+    ("_batch_id", "VARCHAR"),  # the sync (sync_id) that last changed the row
+    ("_run_id", "VARCHAR"),  # the run that last changed the row
+    ("_loaded_at", "TIMESTAMPTZ"),  # when the row last changed
+)
+
+
+@dataclass(frozen=True)
+class PageCounts:
+    """What committing one page did to its raw table."""
+
+    inserted: int  # keys new to the table
+    updated: int  # keys whose record changed
+    unchanged: int  # keys whose record was already there, as is
+
+
+@dataclass
+class TableTotals:
+    """What a sync committed to one raw table so far."""
+
+    pages: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+
+@dataclass
+class SyncTotals:
+    """What this process committed in a sync, per raw table (a resumed sync counts from where it
+    resumed), for Dagster metadata and the run summary."""
+
+    tables: dict[str, TableTotals] = field(default_factory=dict)
+
+    def add(self, table: str, counts: PageCounts) -> None:
+        """Count one committed page of `table`."""
+        totals = self.tables.setdefault(table, TableTotals())
+        totals.pages += 1
+        totals.inserted += counts.inserted
+        totals.updated += counts.updated
+        totals.unchanged += counts.unchanged
+
+    @property
+    def pages(self) -> int:
+        """Pages committed, all tables together."""
+        return sum(t.pages for t in self.tables.values())
+
+    @property
+    def inserted(self) -> int:
+        """Records new to raw, all tables together."""
+        return sum(t.inserted for t in self.tables.values())
+
+    @property
+    def updated(self) -> int:
+        """Records that changed, all tables together."""
+        return sum(t.updated for t in self.tables.values())
+
+    @property
+    def unchanged(self) -> int:
+        """Records received again as they were, all tables together."""
+        return sum(t.unchanged for t in self.tables.values())
+
+    def as_dict(self) -> dict[str, dict[str, int]]:
+        """Counts by table, e.g. {"canvas_courses": {"pages": 3, "inserted": 250, …}}."""
+        return {table: asdict(totals) for table, totals in sorted(self.tables.items())}
+
+
+def ensure_api_raw_table(con: duckdb.DuckDBPyConnection, table: str) -> None:
+    """Create `raw.<table>` for an API stream if missing (idempotent)."""
+    if not table:
+        raise ValueError("an API stream needs a raw table name")
+    columns = ", ".join(f"{quote_ident(name)} {sql_type}" for name, sql_type in API_RAW_COLUMNS)
+    _run(con, "CREATE SCHEMA IF NOT EXISTS raw")
+    _run(
+        con,
+        f"CREATE TABLE IF NOT EXISTS raw.{quote_ident(table)} "
+        f"({columns}, PRIMARY KEY (_source, _key))",
+    )
+
+
+def ensure_api_sync_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """Create `audit.api_syncs` and `audit.api_checkpoints` if missing (idempotent)."""
+    _run(con, "CREATE SCHEMA IF NOT EXISTS audit")
+    _run(
+        con,
+        """
+        CREATE TABLE IF NOT EXISTS audit.api_syncs (
+            source VARCHAR NOT NULL,
+            sync_id VARCHAR PRIMARY KEY,
+            started_at TIMESTAMPTZ NOT NULL,
+            finished_at TIMESTAMPTZ,  -- NULL while the sync is unfinished (resumable)
+            run_id VARCHAR  -- the run that started it
+        )
+        """,
+    )
+    _run(
+        con,
+        """
+        CREATE TABLE IF NOT EXISTS audit.api_checkpoints (
+            source VARCHAR,
+            stream VARCHAR,
+            scope VARCHAR,  -- '' for a top-level stream, else the parent's id
+            sync_id VARCHAR NOT NULL,  -- the sync that last committed a page of it
+            state VARCHAR NOT NULL CHECK (state IN ('running', 'done')),
+            cursor VARCHAR,  -- where the next page starts, while running
+            completed_started_at TIMESTAMPTZ,  -- start of the sync that last completed it
+            updated_at TIMESTAMPTZ NOT NULL,
+            PRIMARY KEY (source, stream, scope)
+        )
+        """,
+    )
+
+
+def content_hash(record: Any) -> str:
+    """sha256 of a record's canonical JSON (sorted keys, no spaces, UTF-8): a record sent again
+    with its keys in another order hashes the same."""
+    canonical = json.dumps(
+        record, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    )
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+class ApiSync:
+    """One resumable pass over one API source; what connectors ask about their checkpoints
+    (it implements `connectors.http.StreamState`) and where their pages are committed."""
+
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        source: str,
+        sync_id: str,
+        started_at: datetime,
+        run_id: str,
+        *,
+        resumed: bool,
+    ) -> None:
+        self.con = con
+        self.source = source
+        self.sync_id = sync_id
+        self.started_at = started_at  # UTC; the watermark of every stream this sync completes
+        self.run_id = run_id  # recorded in _run_id unless commit() is given another
+        self.resumed = resumed  # True when this continues a sync an earlier run left unfinished
+        self.totals = SyncTotals()
+        self._finished = False
+
+    def __repr__(self) -> str:
+        return (
+            f"ApiSync(source={self.source!r}, sync_id={self.sync_id!r}, "
+            f"started_at={self.started_at.isoformat()}, resumed={self.resumed})"
+        )
+
+    @classmethod
+    def begin(
+        cls,
+        con: duckdb.DuckDBPyConnection,
+        source: str,
+        run_id: str,
+        now: datetime | None = None,
+    ) -> ApiSync:
+        """The source's unfinished sync, resumed (same sync_id and started_at), or else a new
+        sync started at `now` (tz-aware; default the current time)."""
+        started_at = _utc(now) if now is not None else datetime.now(UTC)
+        ensure_api_sync_tables(con)
+        unfinished = _run(
+            con,
+            "SELECT sync_id, started_at FROM audit.api_syncs "
+            "WHERE source = $source AND finished_at IS NULL ORDER BY started_at DESC LIMIT 1",
+            {"source": source},
+        )
+        if unfinished:
+            sync_id, resumed_from = unfinished[0]
+            return cls(con, source, sync_id, _utc(resumed_from), run_id, resumed=True)
+        sync_id = f"{source}-{started_at:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
+        _run(
+            con,
+            "INSERT INTO audit.api_syncs (source, sync_id, started_at, finished_at, run_id) "
+            "VALUES ($source, $sync_id, $started_at, NULL, $run_id)",
+            {"source": source, "sync_id": sync_id, "started_at": started_at, "run_id": run_id},
+        )
+        return cls(con, source, sync_id, started_at, run_id, resumed=False)
+
+    def is_done(self, stream: str, scope: str = "") -> bool:
+        """Completed earlier in this (resumed) sync: skip it."""
+        row = self._checkpoint(stream, scope)
+        return row is not None and row[0] == self.sync_id and row[1] == "done"
+
+    def resume_cursor(self, stream: str, scope: str = "") -> str | None:
+        """An interrupted stream's saved cursor in this sync, else None (start from the top)."""
+        row = self._checkpoint(stream, scope)
+        if row is not None and row[0] == self.sync_id and row[1] == "running":
+            return row[2]
+        return None
+
+    def watermark(self, stream: str, scope: str = "") -> datetime | None:
+        """Start time (UTC) of the sync in which this stream+scope last completed; None if it
+        never has. Kept across syncs: incremental connectors fetch what changed since."""
+        row = self._checkpoint(stream, scope)
+        return _utc(row[3]) if row is not None and row[3] is not None else None
+
+    def commit(self, page: StreamPage, run_id: str | None = None) -> PageCounts:
+        """Write one page into `raw.<page.table>` and move its stream's checkpoint, in one
+        transaction: both happen or neither does (a failed write leaves the checkpoint where it
+        was). Duplicate keys within a page: the last one wins."""
+        if self._finished:
+            raise RuntimeError(f"sync {self.sync_id} is finished; begin a new one to commit")
+        keys, records, hashes = _page_rows(page)
+        now = datetime.now(UTC)
+        table = f"raw.{quote_ident(page.table)}"
+        rows = {"source": self.source, "keys": keys, "records": records, "hashes": hashes}
+        done = page.cursor is None
+        self.con.begin()
+        try:
+            ensure_api_raw_table(self.con, page.table)
+            ((inserted, updated, unchanged),) = _run(
+                self.con,
+                f"""
+                SELECT
+                    count(*) FILTER (WHERE t._key IS NULL),
+                    count(*) FILTER (WHERE t._content_hash <> p.hash),
+                    count(*) FILTER (WHERE t._content_hash = p.hash)
+                FROM (SELECT unnest($keys::VARCHAR[]) AS key, unnest($hashes::VARCHAR[]) AS hash) p
+                LEFT JOIN {table} t ON t._source = $source AND t._key = p.key
+                """,
+                {"source": self.source, "keys": keys, "hashes": hashes},
+            )
+            _run(
+                self.con,
+                f"""
+                INSERT INTO {table}
+                    (_source, _key, _record, _content_hash, _batch_id, _run_id, _loaded_at)
+                SELECT $source, key, record::JSON, hash, $batch_id, $run_id, $loaded_at
+                FROM (
+                    SELECT unnest($keys::VARCHAR[]) AS key,
+                           unnest($records::VARCHAR[]) AS record,
+                           unnest($hashes::VARCHAR[]) AS hash
+                )
+                ON CONFLICT (_source, _key) DO UPDATE SET
+                    _record = excluded._record,
+                    _content_hash = excluded._content_hash,
+                    _batch_id = excluded._batch_id,
+                    _run_id = excluded._run_id,
+                    _loaded_at = excluded._loaded_at
+                -- an unchanged record keeps its row as it was: nothing downstream sees it move
+                WHERE _content_hash <> excluded._content_hash
+                """,
+                {
+                    **rows,
+                    "batch_id": self.sync_id,
+                    "run_id": run_id or self.run_id,
+                    "loaded_at": now,
+                },
+            )
+            _run(
+                self.con,
+                """
+                INSERT INTO audit.api_checkpoints
+                    (source, stream, scope, sync_id, state, cursor, completed_started_at,
+                     updated_at)
+                VALUES ($source, $stream, $scope, $sync_id, $state, $cursor, $completed, $now)
+                ON CONFLICT (source, stream, scope) DO UPDATE SET
+                    sync_id = excluded.sync_id,
+                    state = excluded.state,
+                    cursor = excluded.cursor,
+                    -- a stream still running keeps the watermark of its last completion
+                    completed_started_at =
+                        COALESCE(excluded.completed_started_at, completed_started_at),
+                    updated_at = excluded.updated_at
+                """,
+                {
+                    "source": self.source,
+                    "stream": page.stream,
+                    "scope": page.scope,
+                    "sync_id": self.sync_id,
+                    "state": "done" if done else "running",
+                    "cursor": page.cursor,
+                    "completed": self.started_at if done else None,
+                    "now": now,
+                },
+            )
+            self.con.commit()
+        except BaseException:
+            # The connection may already be gone (that may be the failure): keep the first error.
+            with suppress(duckdb.Error):
+                self.con.rollback()
+            raise
+        counts = PageCounts(inserted=inserted, updated=updated, unchanged=unchanged)
+        self.totals.add(page.table, counts)
+        return counts
+
+    def finish(self) -> None:
+        """Mark the sync finished: the next `begin` for this source starts a new sync."""
+        _run(
+            self.con,
+            "UPDATE audit.api_syncs SET finished_at = $now WHERE sync_id = $sync_id",
+            {"now": datetime.now(UTC), "sync_id": self.sync_id},
+        )
+        self._finished = True
+
+    def _checkpoint(self, stream: str, scope: str) -> tuple | None:
+        rows = _run(
+            self.con,
+            "SELECT sync_id, state, cursor, completed_started_at FROM audit.api_checkpoints "
+            "WHERE source = $source AND stream = $stream AND scope = $scope",
+            {"source": self.source, "stream": stream, "scope": scope},
+        )
+        return rows[0] if rows else None
+
+
+def _page_rows(page: StreamPage) -> tuple[list[str], list[str], list[str]]:
+    """Keys, record texts and content hashes of a page, one per key (the last one wins)."""
+    last: dict[str, Any] = {}
+    for key, record in page.records:
+        last[str(key)] = record
+    keys, texts, hashes = [], [], []
+    for key, record in last.items():
+        try:
+            # Keys stay in the order the source sent them: this is the record as received.
+            text = json.dumps(record, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+            digest = content_hash(record)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(
+                f"record {key!r} of {page.stream} (scope {page.scope!r}) cannot be stored as "
+                f"JSON: {exc}. The connector must yield records as parsed from the API."
+            ) from None
+        keys.append(key)
+        texts.append(text)
+        hashes.append(digest)
+    return keys, texts, hashes
+
+
+def _utc(moment: datetime) -> datetime:
+    if moment.tzinfo is None:
+        raise ValueError(f"{moment!r} has no time zone; pass a tz-aware datetime (UTC)")
+    return moment.astimezone(UTC)
+
+
+def _run(
+    con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any] | None = None
+) -> list[tuple]:
+    # DuckDB 2.0 results stream and hold the connection until fully fetched.
+    return con.execute(sql, params or {}).fetchall()
