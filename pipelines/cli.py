@@ -230,6 +230,73 @@ def _cmd_demo(args: argparse.Namespace, console: Console) -> int:
     return 0 if summary.success and not summary.file_problems else 1
 
 
+def _cmd_sample_lms(args: argparse.Namespace, console: Console) -> int:
+    import secrets
+    import signal
+    import time
+
+    from sample_district.lms_server import Faults, SampleLms, Throttle
+
+    # Secrets come from the environment; ones made up here are printed so a client can use them,
+    # but a secret that came from the environment is never echoed.
+    made_up: list[tuple[str, str]] = []
+
+    def secret(name: str) -> str:
+        value = os.environ.get(name)
+        if not value:
+            value = secrets.token_urlsafe(24)
+            made_up.append((name, value))
+        return value
+
+    canvas_token = secret("CANVAS_TOKEN")
+    client_id = secret("ONEROSTER_CLIENT_ID")
+    client_secret = secret("ONEROSTER_CLIENT_SECRET")
+    faults = Faults(
+        error_rate=args.error_rate,
+        timeout_rate=args.timeout_rate,
+        truncate_rate=args.truncate_rate,
+        seed=args.fault_seed,
+    )
+    console.print(f"Loading {args.district} …")
+    lms = SampleLms(
+        Path(args.district),
+        host=args.host,
+        port=args.port,
+        canvas_token=canvas_token,
+        client_id=client_id,
+        client_secret=client_secret,
+        faults=faults,
+        throttle=Throttle(
+            capacity=args.bucket_capacity,
+            request_cost=args.request_cost,
+            leak_rate=args.leak_rate,
+            status=args.throttle_status,
+        ),
+    ).start()
+    console.print(f"Canvas API:      {lms.canvas_url}/api/v1/…", highlight=False)
+    console.print(f"OneRoster 1.2:   {lms.oneroster_url}/rostering/v1p2/…", highlight=False)
+    console.print(f"OAuth2 token:    {lms.token_url}", highlight=False)
+    if made_up:
+        console.print("Generated credentials (set these in the client's shell):")
+        for name, value in made_up:
+            print(f"export {name}={value}")
+    console.print("Serving until Ctrl-C.")
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    # A supervisor (the demo, a benchmark) stops the server with SIGTERM, a person with Ctrl-C.
+    signal.signal(signal.SIGTERM, interrupt)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        console.print("Stopping.")
+    finally:
+        lms.stop()
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `pathways` command."""
     parser = argparse.ArgumentParser(prog="pathways", description=__doc__)
@@ -248,9 +315,29 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--out", default="demo")
     demo.add_argument("--seed", type=int, default=42)
 
+    lms = commands.add_parser(
+        "sample-lms", help="serve a district as a local Canvas and OneRoster 1.2 REST service"
+    )
+    lms.add_argument("--district", required=True, help="a folder `pathways generate` wrote")
+    lms.add_argument("--host", default="127.0.0.1")
+    lms.add_argument("--port", type=int, default=8765)
+    lms.add_argument("--error-rate", type=float, default=0.0, help="share answered 500")
+    lms.add_argument("--timeout-rate", type=float, default=0.0, help="share answered late")
+    lms.add_argument("--truncate-rate", type=float, default=0.0, help="share with a cut body")
+    lms.add_argument("--fault-seed", type=int, default=0, help="same seed, same faults")
+    lms.add_argument("--throttle-status", type=int, choices=(403, 429), default=403)
+    lms.add_argument("--bucket-capacity", type=float, default=700.0, help="Canvas throttle units")
+    lms.add_argument("--request-cost", type=float, default=0.05, help="units a request costs")
+    lms.add_argument("--leak-rate", type=float, default=10.0, help="units leaked per second")
+
     args = parser.parse_args(argv)
     console = Console()
-    handlers = {"generate": _cmd_generate, "run": _cmd_run, "demo": _cmd_demo}
+    handlers = {
+        "generate": _cmd_generate,
+        "run": _cmd_run,
+        "demo": _cmd_demo,
+        "sample-lms": _cmd_sample_lms,
+    }
     try:
         return handlers[args.command](args, console)
     except ConfigError as exc:
