@@ -287,10 +287,13 @@ def ensure_oneroster_tables(con: duckdb.DuckDBPyConnection) -> None:
             column_name VARCHAR,
             value VARCHAR,
             reason VARCHAR,
-            rejected_at TIMESTAMPTZ
+            rejected_at TIMESTAMPTZ,
+            sourced_id VARCHAR
         )
         """,
     )
+    # Warehouses from before rejected rows carried their sourcedId.
+    _run(con, "ALTER TABLE audit.rejected_rows ADD COLUMN IF NOT EXISTS sourced_id VARCHAR")
     _run(
         con,
         """
@@ -711,7 +714,7 @@ class _ExportLoad:
             return FileLoad(plan.file, plan.mode, "failed", 0, 0, 0, plan.fault)
         if not plan.loadable:
             return FileLoad(plan.file, plan.mode, "absent", 0, 0, 0, plan.note)
-        header, fault = _check_header(plan, self.version)
+        header, fault = self._checked_header(plan)
         if fault:
             return FileLoad(plan.file, plan.mode, "failed", 0, 0, 0, fault)
         if header is None:
@@ -729,6 +732,15 @@ class _ExportLoad:
             )
         self.headers[plan.file] = header
         return None
+
+    def _checked_header(self, plan: _FilePlan) -> tuple[_Header | None, str]:
+        """The file's columns checked against the spec (here its header line), or a message
+        saying what is wrong; (None, "") for a zero-byte file."""
+        return _check_header(plan, self.version)
+
+    def _display(self, file: str) -> str:
+        """How a file is named in a reason or message a person reads."""
+        return file
 
     def _load_file(self, plan: _FilePlan, header: _Header) -> FileLoad:
         if plan.mode == "bulk":
@@ -897,7 +909,7 @@ class _ExportLoad:
         """SQL select list (and its parameters) turning a read row into a raw table row."""
         params: dict[str, Any] = {
             "source": self.settings.source,
-            "file": plan.file,
+            "file": self._display(plan.file),
             "batch_id": self.batch_id,
             "loaded_at": self.loaded_at,
             "version": self.version,
@@ -1071,16 +1083,17 @@ class _ExportLoad:
     def _insert_reference_rejects(self, plan: _FilePlan, reference: Reference, target: str) -> None:
         noun = _ROW_NOUNS.get(reference.target, "record")
         target_file = reference.target
+        shown = self._display(target_file)
         said = f"{_literal(reference.column + ' ')} || '''' || m.ref || ''''"
         rejected_there = _literal(
-            f" was rejected in {target_file}, so this row was not loaded either; "
+            f" was rejected in {shown}, so this row was not loaded either; "
             f"fix that {noun} first (see its rejected rows)"
         )
         tombstoned = _literal(
-            f" is marked tobedeleted in {target_file}; restore the {noun} or fix the reference"
+            f" is marked tobedeleted in {shown}; restore the {noun} or fix the reference"
         )
         unknown = _literal(
-            f" is not in {target_file} (or the warehouse); load the {noun} or fix the reference"
+            f" is not in {shown} (or the warehouse); load the {noun} or fix the reference"
         )
         _run(
             self.con,
@@ -1210,16 +1223,17 @@ class _ExportLoad:
     ) -> str:
         users = loads.get("users.csv")
         users_bulk = users is not None and users.mode == "bulk"
+        shown = self._display("users.csv")
         if users_bulk and (
             "users.csv" in self.empty_files or (users.status == "loaded" and users.rows_read == 0)
         ):
             return (
-                "users.csv is empty; an empty export would delete every learner. Check the SIS "
+                f"{shown} is empty; an empty export would delete every learner. Check the SIS "
                 "export job; nothing was applied."
             )
         if users_bulk and users.status == "loaded" and users.rows_loaded == 0:
             return (
-                f"users.csv has no valid rows (all {users.rows_rejected:,} were rejected; see "
+                f"{shown} has no valid rows (all {users.rows_rejected:,} were rejected; see "
                 "audit.rejected_rows); loading it would delete every learner. Fix the export; "
                 "nothing was applied."
             )
@@ -1288,6 +1302,10 @@ class _ExportLoad:
 
     # -- audit ------------------------------------------------------------------------------
 
+    def _rejected_file(self) -> str:
+        """SQL naming a rejected row's file (of the rejects table) in audit.rejected_rows."""
+        return "file"
+
     def _record(self, plans: list[_FilePlan], loads: dict[str, FileLoad]) -> None:
         """Write tonight's rejected rows (replacing any of the same batch) and the load log."""
         batch = {"batch_id": self.batch_id, "source": self.settings.source}
@@ -1300,9 +1318,10 @@ class _ExportLoad:
         _run(
             self.con,
             f"""
-            INSERT INTO audit.rejected_rows
-            SELECT $run_id, $batch_id, $source, file, line, column_name, value, reason,
-                   $loaded_at
+            INSERT INTO audit.rejected_rows BY NAME
+            SELECT $run_id AS run_id, $batch_id AS batch_id, $source AS source,
+                   {self._rejected_file()} AS file, line, column_name, value, reason,
+                   $loaded_at AS rejected_at, sourced_id
             FROM {_REJECTS}
             ORDER BY file, line, column_name
             """,

@@ -10,11 +10,22 @@ from __future__ import annotations
 import difflib
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    create_model,
+    field_validator,
+    model_validator,
+)
+
+from models.oneroster_spec import spec_columns
+from models.personal_data import NEVER_STORED_COLUMNS
 
 _CRON_FIELD = re.compile(r"^[\d*/,\-A-Za-z?]+$")
 
@@ -89,10 +100,160 @@ class OneRosterCsvSource(_Settings):
     max_deletion_share: Annotated[float, Field(ge=0.0, le=1.0)] = 0.2
 
 
-SisSource = Annotated[OneRosterCsvSource, Field(discriminator="kind")]
-
 _ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
 _SOURCE_NAME = r"^[a-z][a-z0-9_]*$"
+
+# The OneRoster version a SIS database is mapped to: the column names its maps use.
+SQL_ONEROSTER_VERSION = "1.2"
+
+
+class SqlConstant(_Settings):
+    """A fixed value for a OneRoster column the SIS has no column for, e.g. `{const: school}`."""
+
+    const: str
+
+
+class SqlEntity(_Settings):
+    """Where one OneRoster entity comes from in the SIS database, and which SIS column fills
+    each OneRoster column. Subclassed once per entity (`SqlEntities`), so a map is checked
+    against that entity's own columns."""
+
+    entity: ClassVar[str] = ""  # the OneRoster file stem, e.g. `users`
+
+    # Exactly one of: a table or view (optionally `schema.table`), or a SELECT of the district's.
+    table: str | None = None
+    query: str | None = None
+    # Values for the query's `:name` placeholders, always bound, never pasted into the SQL.
+    params: dict[str, str | int | float | bool] = {}
+    # OneRoster column → SIS column in the table or query result (or a constant).
+    columns: dict[str, str | SqlConstant]
+    # Extension columns: `metadata.<key>` → SIS column.
+    metadata: dict[str, str] = {}
+    # A last-modified column: after the first full pull, only rows changed since are pulled.
+    modified_column: str | None = None
+
+    @field_validator("columns", mode="before")
+    @classmethod
+    def _column_or_constant(cls, value: Any) -> Any:
+        if not isinstance(value, dict):
+            return value
+        columns = {}
+        for name, given in value.items():
+            if isinstance(given, dict) and set(given) == {"const"}:
+                constant = given["const"]
+                if isinstance(constant, bool):  # OneRoster booleans are lowercase words
+                    constant = "true" if constant else "false"
+                given = {"const": constant if constant is None else str(constant)}
+            elif not isinstance(given, str):
+                raise ValueError(
+                    f"{name!r}: map it to a SIS column name, or to a constant written "
+                    "{const: value}"
+                )
+            columns[name] = given
+        return columns
+
+    @field_validator("columns")
+    @classmethod
+    def _oneroster_columns(cls, value: dict[str, str | SqlConstant]) -> dict[str, Any]:
+        spec = {c.name: c for c in spec_columns(SQL_ONEROSTER_VERSION)[f"{cls.entity}.csv"]}
+        for name in value:
+            if name.startswith("metadata."):
+                raise ValueError(
+                    f"{name!r}: put extension columns under `metadata:` as "
+                    f"{name.removeprefix('metadata.')}: <SIS column>"
+                )
+            if name in NEVER_STORED_COLUMNS:
+                raise ValueError(f"{name!r}: Pathways never stores passwords; remove it")
+            if name not in spec:
+                hint = _suggest(name, list(spec)).replace("allowed keys", "its columns are")
+                raise ValueError(
+                    f"{name!r} is not a OneRoster {SQL_ONEROSTER_VERSION} {cls.entity} column{hint}"
+                )
+        missing = [c for c, col in spec.items() if col.required == "yes" and c not in value]
+        if missing:
+            raise ValueError(
+                f"required OneRoster column(s) not mapped: {', '.join(missing)}; every "
+                f"{cls.entity} row needs them"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _one_origin(self) -> SqlEntity:
+        if (self.table is None) == (self.query is None):
+            raise ValueError("give exactly one of `table` (a table or view) or `query`")
+        if self.params and self.query is None:
+            raise ValueError("`params` bind a `query`'s :placeholders; a `table` takes none")
+        if self.modified_column and "status" not in self.columns:
+            raise ValueError(
+                "an incremental entity (modified_column) needs `status` mapped: a pull of "
+                "changed rows only sees a deletion as a row marked tobedeleted. Map it to a "
+                "column or expression giving active / tobedeleted, or to {const: active} if the "
+                "SIS never deletes these rows"
+            )
+        return self
+
+    @property
+    def column_map(self) -> dict[str, str | SqlConstant]:
+        """The columns to read: an incremental entity's last-modified column also fills
+        dateLastModified unless the map names another."""
+        if self.modified_column and "dateLastModified" not in self.columns:
+            return {**self.columns, "dateLastModified": self.modified_column}
+        return dict(self.columns)
+
+
+def _sql_entities_model() -> type[BaseModel]:
+    """One optional key per OneRoster entity, so a misspelt entity is an unknown key with a
+    suggestion and each map is checked against its own entity's columns."""
+    fields: dict[str, Any] = {}
+    for file in spec_columns(SQL_ONEROSTER_VERSION):
+        entity = file.removesuffix(".csv")
+        model = type(
+            f"SqlEntity_{entity}", (SqlEntity,), {"entity": entity, "__module__": __name__}
+        )
+        fields[entity] = (model | None, None)
+    return create_model("SqlEntities", __base__=_Settings, **fields)
+
+
+SqlEntities = _sql_entities_model()
+
+
+class SqlSource(_Settings):
+    """A SIS's relational database (a reporting replica), read with SQLAlchemy, read-only."""
+
+    kind: Literal["sql"]
+    # The environment variable holding the SQLAlchemy URL, password included (never the URL).
+    url_env: Annotated[str, Field(pattern=_ENV_NAME)]
+    # The schema of tables named without one (the connection's default when unset).
+    db_schema: Annotated[str | None, Field(alias="schema")] = None
+    # Rows per round trip and per append: memory follows this, not the size of the district.
+    batch_size: Annotated[int, Field(ge=1, le=1_000_000)] = 50_000
+    connect_timeout: Annotated[float, Field(gt=0)] = 10.0
+    # The longest one statement (a query, or one fetch of a streamed result) may run.
+    query_timeout: Annotated[float, Field(gt=0)] = 1800.0
+    # Incremental pulls re-read this far behind the last pull's newest row, for clock skew and
+    # transactions that committed late.
+    overlap_minutes: Annotated[int, Field(ge=0)] = 60
+    # A full pull that would remove more than this share of active learners is held.
+    max_deletion_share: Annotated[float, Field(ge=0.0, le=1.0)] = 0.2
+    entities: SqlEntities  # type: ignore[valid-type]
+
+    @field_validator("entities")
+    @classmethod
+    def _at_least_one(cls, value: BaseModel) -> BaseModel:
+        if not any(getattr(value, name) for name in type(value).model_fields):
+            raise ValueError("map at least one OneRoster entity (users, orgs, enrollments, …)")
+        return value
+
+    def entity_map(self) -> dict[str, SqlEntity]:
+        """The mapped entities by OneRoster file stem, e.g. `{"users": SqlEntity(...)}`."""
+        return {
+            name: entity
+            for name in type(self.entities).model_fields
+            if (entity := getattr(self.entities, name)) is not None
+        }
+
+
+SisSource = Annotated[OneRosterCsvSource | SqlSource, Field(discriminator="kind")]
 
 
 class HttpOptions(_Settings):
@@ -210,6 +371,10 @@ def _resolve_paths(config: PathwaysConfig, base: Path) -> PathwaysConfig:
         return None if p is None else (p if p.is_absolute() else base / p)
 
     sis = config.sources.sis
+    if isinstance(sis, OneRosterCsvSource):
+        sis = sis.model_copy(
+            update={"path": resolve(sis.path), "drop_folder": resolve(sis.drop_folder)}
+        )
     return config.model_copy(
         update={
             "warehouse": config.warehouse.model_copy(
@@ -218,13 +383,7 @@ def _resolve_paths(config: PathwaysConfig, base: Path) -> PathwaysConfig:
                     "published_path": resolve(config.warehouse.published_path),
                 }
             ),
-            "sources": config.sources.model_copy(
-                update={
-                    "sis": sis.model_copy(
-                        update={"path": resolve(sis.path), "drop_folder": resolve(sis.drop_folder)}
-                    )
-                }
-            ),
+            "sources": config.sources.model_copy(update={"sis": sis}),
         }
     )
 
@@ -239,7 +398,8 @@ def _explain(path: Path, node: yaml.Node | None, exc: ValidationError) -> str:
         at = f"line {line}, " if line else ""
         message = error["msg"]
         if error["type"] == "extra_forbidden":
-            hint = _suggest(str(keys[-1]), list(model.model_fields) if model else [])
+            names = [f.alias or n for n, f in model.model_fields.items()] if model else []
+            hint = _suggest(str(keys[-1]), names)
             message = f"unknown key{hint}"
         elif error["type"] == "union_tag_invalid":
             supported = ", ".join(error["ctx"]["expected_tags"].replace("'", "").split(", "))
@@ -262,7 +422,7 @@ def _suggest(word: str, choices: list[str]) -> str:
 def _sources_by_kind() -> dict[str, type[BaseModel]]:
     return {
         kind: source
-        for source in (OneRosterCsvSource, CanvasSource, OneRosterRestSource)
+        for source in (OneRosterCsvSource, SqlSource, CanvasSource, OneRosterRestSource)
         for kind in source.model_fields["kind"].annotation.__args__
     }
 

@@ -6,10 +6,10 @@ config it is given.
 
 import dagster as dg
 
-from models.config import PathwaysConfig
+from models.config import OneRosterCsvSource, PathwaysConfig
 from pipelines.publish import build_publish_asset
 from pipelines.sensors import build_sis_drop_sensor
-from pipelines.sis_assets import build_oneroster_csv_assets
+from pipelines.sis_assets import build_sis_assets
 from pipelines.sql_models import build_sql_assets
 from pipelines.warehouse import WarehouseResource
 
@@ -19,7 +19,7 @@ NIGHTLY_SCHEDULE = "nightly_schedule"
 
 def build_definitions(config: PathwaysConfig, drop_settle_seconds: float = 60.0) -> dg.Definitions:
     """Everything Dagster runs for one district."""
-    sis_assets = build_oneroster_csv_assets(config.sources.sis)
+    sis_assets = build_sis_assets(config.sources.sis)
     sql_assets = build_sql_assets()
     publish = build_publish_asset(
         config.warehouse, [key for asset in sql_assets for key in asset.keys]
@@ -41,10 +41,10 @@ def build_definitions(config: PathwaysConfig, drop_settle_seconds: float = 60.0)
         description=f"Every night for {config.district.name}, in {config.district.timezone}.",
     )
     sensors = []
-    if config.sources.sis.drop_folder is not None:
-        sensors.append(
-            build_sis_drop_sensor(config.sources.sis.drop_folder, nightly, drop_settle_seconds)
-        )
+    sis = config.sources.sis
+    # Only an export is dropped in a folder; a SIS database is read on the schedule.
+    if isinstance(sis, OneRosterCsvSource) and sis.drop_folder is not None:
+        sensors.append(build_sis_drop_sensor(sis.drop_folder, nightly, drop_settle_seconds))
     return dg.Definitions(
         assets=[sis_assets, *sql_assets, publish],
         jobs=[nightly],

@@ -1,9 +1,11 @@
-"""SIS ingestion assets: a district's OneRoster export into `raw.oneroster_*`."""
+"""SIS ingestion assets: a district's OneRoster export, or its SIS database, into
+`raw.oneroster_*`."""
 
 from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 
 from connectors.oneroster_csv import (
     OneRosterCsvSettings,
@@ -13,7 +15,8 @@ from connectors.oneroster_csv import (
     load_oneroster_csv,
     raw_table,
 )
-from models.config import OneRosterCsvSource
+from connectors.sql_sis import SqlSisSettings, SqlSourceError, load_sql_sis
+from models.config import OneRosterCsvSource, SisSource, SqlSource
 from models.oneroster_spec import known_files
 from pipelines.warehouse import (
     WAREHOUSE_POOL,
@@ -23,6 +26,7 @@ from pipelines.warehouse import (
 )
 
 SIS_ASSET_NAME = "sis_oneroster_csv"
+SIS_SQL_ASSET_NAME = "sis_sql"
 FILE_CHECK = "export_file_loaded_cleanly"
 
 
@@ -37,16 +41,22 @@ def raw_oneroster_key(file: str) -> dg.AssetKey:
     return dg.AssetKey(raw_table(file).split("."))
 
 
-def build_oneroster_csv_assets(source: OneRosterCsvSource) -> dg.AssetsDefinition:
-    """One multi-asset that validates and loads a whole export: the manifest governs every file,
-    references cross files, and a held export must change nothing, so it loads as one unit."""
+def build_sis_assets(source: SisSource) -> dg.AssetsDefinition:
+    """The SIS asset for the district's kind of SIS source: a OneRoster export or a database."""
+    if isinstance(source, SqlSource):
+        return build_sql_sis_assets(source)
+    return build_oneroster_csv_assets(source)
+
+
+def _raw_specs(kind: str) -> tuple[list[dg.AssetSpec], list[dg.AssetCheckSpec]]:
+    """One raw table per OneRoster file and its load check, whatever the source."""
     specs = [
         dg.AssetSpec(
             raw_oneroster_key(file),
             description=f"The district's OneRoster {file} as received, one row per sourcedId, "
             "validated; rows that failed are in audit.rejected_rows.",
             group_name="raw",
-            kinds={"duckdb", "csv"},
+            kinds={"duckdb", kind},
         )
         for file in known_files()
     ]
@@ -58,6 +68,13 @@ def build_oneroster_csv_assets(source: OneRosterCsvSource) -> dg.AssetsDefinitio
         )
         for spec in specs
     ]
+    return specs, checks
+
+
+def build_oneroster_csv_assets(source: OneRosterCsvSource) -> dg.AssetsDefinition:
+    """One multi-asset that validates and loads a whole export: the manifest governs every file,
+    references cross files, and a held export must change nothing, so it loads as one unit."""
+    specs, checks = _raw_specs("csv")
 
     @dg.multi_asset(
         name=SIS_ASSET_NAME,
@@ -80,16 +97,53 @@ def build_oneroster_csv_assets(source: OneRosterCsvSource) -> dg.AssetsDefinitio
                 load = load_oneroster_csv(con, settings, context.run.run_id, datetime.now(UTC))
             except OneRosterPackageError as exc:
                 raise dg.Failure(description=f"The SIS export could not be read: {exc}") from exc
-            snapshots = {
-                file: (
-                    table_row_count(con, *raw_oneroster_key(file).path),
-                    preview_markdown(con, *raw_oneroster_key(file).path),
-                )
-                for file in known_files()
-            }
+            snapshots = _snapshots(con)
         yield from _report(context, load, snapshots)
 
     return _load
+
+
+def build_sql_sis_assets(source: SqlSource) -> dg.AssetsDefinition:
+    """The same raw tables and checks, pulled from the SIS's database through the column map;
+    like an export, the whole pull is validated and applied (or held) as one unit."""
+    specs, checks = _raw_specs("sql")
+
+    @dg.multi_asset(
+        name=SIS_SQL_ASSET_NAME,
+        specs=specs,
+        check_specs=checks,
+        pool=WAREHOUSE_POOL,
+        can_subset=False,
+    )
+    def _load(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+        def progress(entity: str, batch_rows: int, rows_so_far: int) -> None:
+            context.log.debug(f"{entity}: {rows_so_far:,} rows read")
+
+        try:
+            # Read at run time: the URL (and its password) lives only in the environment.
+            settings = SqlSisSettings.from_source(source)
+            with warehouse.get_connection() as con:
+                load = load_sql_sis(
+                    con, settings, context.run.run_id, datetime.now(UTC), on_batch=progress
+                )
+                snapshots = _snapshots(con)
+        except SqlSourceError as exc:
+            # Not chained: the message already says what to check, with the password masked.
+            raise dg.Failure(description=f"The SIS database could not be read: {exc}") from None
+        yield from _report(context, load, snapshots)
+
+    return _load
+
+
+def _snapshots(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[int, str]]:
+    """Each raw table's rows and preview after the load."""
+    return {
+        file: (
+            table_row_count(con, *raw_oneroster_key(file).path),
+            preview_markdown(con, *raw_oneroster_key(file).path),
+        )
+        for file in known_files()
+    }
 
 
 def _report(

@@ -146,3 +146,105 @@ def test_two_lms_sources_with_one_name_are_refused(tmp_path):
     text = with_lms(LMS).replace("kind: oneroster_rest", "kind: oneroster_rest\n      name: canvas")
     with pytest.raises(ConfigError, match="two LMS sources are named 'canvas'"):
         load_config(write(tmp_path, text))
+
+
+SQL = """\
+district: {id: riverside, name: Riverside USD}
+warehouse: {path: w/warehouse.duckdb, published_path: p/warehouse.duckdb}
+sources:
+  sis:
+    kind: sql
+    url_env: SIS_DATABASE_URL
+    schema: sis
+    entities:
+      orgs:
+        table: schools
+        columns: {sourcedId: school_id, name: school_name, type: {const: school}}
+      users:
+        query: "SELECT * FROM students WHERE grade_level <> :skipped"
+        params: {skipped: PK}
+        columns:
+          sourcedId: student_id
+          status: {const: active}
+          enabledUser: {const: true}
+          username: login
+          givenName: first_name
+          familyName: last_name
+        metadata: {englishLearner: ell}
+        modified_column: last_modified
+"""
+
+
+def test_a_sql_sis_maps_entities_to_tables_or_queries_with_constants(tmp_path):
+    sis = load_config(write(tmp_path, SQL)).sources.sis
+    assert (sis.kind, sis.url_env, sis.db_schema, sis.batch_size) == (
+        "sql",
+        "SIS_DATABASE_URL",
+        "sis",
+        50_000,
+    )
+    entities = sis.entity_map()
+    assert list(entities) == ["orgs", "users"]
+    assert (
+        entities["orgs"].table == "schools" and entities["orgs"].columns["type"].const == "school"
+    )
+    users = entities["users"]
+    assert users.params == {"skipped": "PK"}
+    assert users.columns["enabledUser"].const == "true"  # a YAML boolean, as OneRoster writes it
+    assert users.metadata == {"englishLearner": "ell"}
+    # An incremental entity's modified column also fills dateLastModified.
+    assert users.column_map["dateLastModified"] == "last_modified"
+
+
+def test_an_unknown_sql_entity_names_its_line_and_suggests_the_oneroster_one(tmp_path):
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, SQL.replace("      users:", "      user:")))
+    assert "line 12, sources.sis.entities.user: unknown key; did you mean 'users'?" in str(
+        err.value
+    )
+
+
+def test_an_unknown_oneroster_column_in_a_map_suggests_the_right_one(tmp_path):
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, SQL.replace("givenName:", "givenNam:")))
+    message = str(err.value)
+    assert "line 15, sources.sis.entities.users.columns:" in message
+    assert "'givenNam' is not a OneRoster 1.2 users column; did you mean 'givenName'?" in message
+
+
+def test_a_map_without_a_required_column_names_it(tmp_path):
+    with pytest.raises(ConfigError, match=r"required OneRoster column\(s\) not mapped: username"):
+        load_config(write(tmp_path, SQL.replace("          username: login\n", "")))
+
+
+def test_an_entity_takes_a_table_or_a_query_not_both(tmp_path):
+    text = SQL.replace("        table: schools\n", "        table: schools\n        query: x\n")
+    with pytest.raises(ConfigError, match=r"line 9, sources\.sis\.entities\.orgs: give exactly"):
+        load_config(write(tmp_path, text))
+
+
+def test_an_incremental_entity_must_say_how_a_deletion_looks(tmp_path):
+    with pytest.raises(ConfigError, match="needs `status` mapped"):
+        load_config(write(tmp_path, SQL.replace("          status: {const: active}\n", "")))
+
+
+def test_a_password_column_cannot_be_mapped(tmp_path):
+    text = SQL.replace(
+        "          username: login\n", "          username: login\n          password: pw\n"
+    )
+    with pytest.raises(ConfigError, match="never stores passwords"):
+        load_config(write(tmp_path, text))
+
+
+def test_a_database_url_written_where_its_variable_belongs_is_refused_without_echoing_it(
+    tmp_path,
+):
+    text = SQL.replace("url_env: SIS_DATABASE_URL", 'url_env: "postgresql://u:hunter2@h/sis"')
+    with pytest.raises(ConfigError, match=r"line 6, sources\.sis\.url_env") as err:
+        load_config(write(tmp_path, text))
+    assert "hunter2" not in str(err.value)
+
+
+def test_a_misspelt_sql_source_key_suggests_the_name_written_in_yaml(tmp_path):
+    with pytest.raises(ConfigError, match="did you mean 'schema'"):
+        load_config(write(tmp_path, SQL.replace("    schema: sis", "    shema: sis")))
