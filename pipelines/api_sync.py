@@ -179,6 +179,19 @@ class ApiSync:
         self.resumed = resumed  # True when this continues a sync an earlier run left unfinished
         self.totals = SyncTotals()
         self._finished = False
+        # The source's checkpoints, read once and kept in step with every commit: connectors
+        # ask about each stream of each course, and may ask from worker threads, which must
+        # not touch the connection.
+        self._checkpoints: dict[tuple[str, str], tuple] = {
+            (stream, scope): (sync, state, cursor, completed)
+            for stream, scope, sync, state, cursor, completed in _run(
+                con,
+                "SELECT stream, scope, sync_id, state, cursor, completed_started_at "
+                "FROM audit.api_checkpoints WHERE source = $source",
+                {"source": source},
+            )
+        }
+        self._tables: set[str] = set()
 
     def __repr__(self) -> str:
         return (
@@ -245,9 +258,11 @@ class ApiSync:
         table = f"raw.{quote_ident(page.table)}"
         rows = {"source": self.source, "keys": keys, "records": records, "hashes": hashes}
         done = page.cursor is None
+        if page.table not in self._tables:
+            ensure_api_raw_table(self.con, page.table)
+            self._tables.add(page.table)
         self.con.begin()
         try:
-            ensure_api_raw_table(self.con, page.table)
             ((inserted, updated, unchanged),) = _run(
                 self.con,
                 f"""
@@ -320,6 +335,13 @@ class ApiSync:
             with suppress(duckdb.Error):
                 self.con.rollback()
             raise
+        previous = self._checkpoints.get((page.stream, page.scope))
+        self._checkpoints[(page.stream, page.scope)] = (
+            self.sync_id,
+            "done" if done else "running",
+            page.cursor,
+            self.started_at if done else (previous[3] if previous else None),
+        )
         counts = PageCounts(inserted=inserted, updated=updated, unchanged=unchanged)
         self.totals.add(page.table, counts)
         return counts
@@ -334,13 +356,7 @@ class ApiSync:
         self._finished = True
 
     def _checkpoint(self, stream: str, scope: str) -> tuple | None:
-        rows = _run(
-            self.con,
-            "SELECT sync_id, state, cursor, completed_started_at FROM audit.api_checkpoints "
-            "WHERE source = $source AND stream = $stream AND scope = $scope",
-            {"source": self.source, "stream": stream, "scope": scope},
-        )
-        return rows[0] if rows else None
+        return self._checkpoints.get((stream, scope))
 
 
 def _page_rows(page: StreamPage) -> tuple[list[str], list[str], list[str]]:

@@ -14,6 +14,7 @@ import dagster as dg
 import sqlglot
 from sqlglot import exp
 
+from pipelines.api_sources import ensure_raw_tables
 from pipelines.warehouse import (
     WAREHOUSE_POOL,
     WarehouseResource,
@@ -144,6 +145,9 @@ def build_sql_asset(model: SqlModel) -> dg.AssetsDefinition:
         target = f"{quote_ident(model.layer)}.{quote_ident(model.table)}"
         with warehouse.get_connection() as con:
             # One transaction: a model that fails leaves yesterday's table in place.
+            # Every source's raw tables exist, pulled or not, so a model over a source this
+            # district does not connect builds, empty.
+            ensure_raw_tables(con)
             con.execute("BEGIN TRANSACTION")
             try:
                 con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(model.layer)}")

@@ -22,6 +22,7 @@ import sqlglot
 from sqlglot import exp
 
 from models.oneroster_spec import known_files, snake_case, union_columns
+from pipelines.api_sources import API_SOURCE_KINDS, ensure_api_tables
 
 SQL_DIR = Path(__file__).resolve().parents[1] / "dbt_like_sql"
 LAYERS = ("staging", "core", "marts")
@@ -102,7 +103,9 @@ def read_models() -> list[Model]:
 
 MODELS = read_models()
 MODEL_NAMES = {m.name for m in MODELS}
-RAW_TABLES = {f"raw.oneroster_{snake_case(f.removesuffix('.csv'))}" for f in known_files()}
+RAW_TABLES = {f"raw.oneroster_{snake_case(f.removesuffix('.csv'))}" for f in known_files()} | {
+    f"raw.{table}" for kind in API_SOURCE_KINDS for table in kind.tables
+}
 
 
 def build_order() -> list[Model]:
@@ -134,6 +137,8 @@ def create_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
     for file in known_files():
         columns = ", ".join(f'"{c}" VARCHAR' for c in union_columns(file))
         con.execute(f"CREATE TABLE {raw_table(file)} ({columns}, {LINEAGE_DDL})")
+    # The API sources' raw tables always exist, empty until a source is pulled.
+    ensure_api_tables(con)
 
 
 def raw_table(file: str) -> str:

@@ -1,0 +1,32 @@
+-- The gradebook categories the district's OneRoster 1.2 REST service groups line items by
+-- (homework, assessment, ...): one row per live category, with its weight.
+--
+-- Read from raw.oneroster_rest_categories, where each record is kept as JSON exactly as received.
+-- Columns are named as in the CSV staging (stg_oneroster__categories) so the two can be unioned by
+-- name. One row per live record: a record the service marked `tobedeleted` stays in raw, with its
+-- status, but is left out here, as the CSV staging leaves out tombstoned rows. A value that does
+-- not parse as its type becomes NULL here; raw keeps it as sent.
+--
+-- sourced_id: the category's sourcedId
+-- date_last_modified: when the service last changed the record
+-- title: the category's name
+-- weight: percent weight; typed DOUBLE so a fraction is kept
+-- metadata: the record's extension fields (`metadata`) as JSON
+-- _source: the source's name in pathways.yaml
+-- _batch_id: the sync that last changed the row
+-- _loaded_at: when the row last changed
+-- _oneroster_version: the OneRoster version of the service (always 1.2: the v1p2 endpoints)
+
+SELECT
+    _record ->> '$.sourcedId' AS sourced_id,
+    TRY_CAST(_record ->> '$.dateLastModified' AS TIMESTAMPTZ) AS date_last_modified,
+    _record ->> '$.title' AS title,
+    TRY_CAST(_record ->> '$.weight' AS DOUBLE) AS weight,
+    _record -> '$.metadata' AS metadata,
+    _source,
+    _batch_id,
+    _loaded_at,
+    '1.2' AS _oneroster_version
+FROM raw.oneroster_rest_categories
+-- Live rows only: the service marks a deleted record `tobedeleted` (raw keeps it).
+WHERE coalesce(_record ->> '$.status', 'active') = 'active'

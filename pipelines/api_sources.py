@@ -1,0 +1,223 @@
+"""API sources (the LMS today, credential platforms next) as Dagster assets.
+
+Each kind of API source is declared once, as data: the raw tables its connector writes and the
+functions that build its settings, its client and its pages. One multi-asset per kind then
+pulls every configured source of that kind into the shared `raw.<table>`s (rows carry the
+source's name in `_source`), page by page through `ApiSync`, so a run that dies half-way
+resumes where it stopped and a page is never recorded as done before its rows are committed.
+"""
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import dagster as dg
+import duckdb
+
+from connectors.canvas import CANVAS_TABLES, CanvasSettings, canvas_client, canvas_pages
+from connectors.http import ApiClient, ApiError, RequestStats, StreamPage, StreamState
+from connectors.oneroster_csv import ensure_oneroster_tables
+from connectors.oneroster_rest import (
+    ONEROSTER_REST_TABLES,
+    OneRosterRestSettings,
+    oneroster_rest_client,
+    oneroster_rest_pages,
+)
+from models.config import CanvasSource, OneRosterRestSource
+from pipelines.api_sync import ApiSync, ensure_api_raw_table, ensure_api_sync_tables
+from pipelines.warehouse import WAREHOUSE_POOL, WarehouseResource, table_row_count
+
+SOURCE_PULLED_CHECK = "pulled_completely"
+
+
+@dataclass(frozen=True)
+class ApiSourceKind:
+    """What Pathways needs to know to pull one kind of API source."""
+
+    kind: str  # the `kind` in pathways.yaml
+    asset_name: str
+    standard: str  # the open standard or API it speaks, for descriptions
+    tables: tuple[str, ...]  # raw tables its connector writes
+    settings: Callable[[Any], Any]  # config entry → connector settings (reads secrets from env)
+    client: Callable[[Any, RequestStats], ApiClient]
+    pages: Callable[[ApiClient, Any, StreamState], Iterator[StreamPage]]
+
+
+API_SOURCE_KINDS: tuple[ApiSourceKind, ...] = (
+    ApiSourceKind(
+        kind="canvas",
+        asset_name="lms_canvas",
+        standard="the Canvas LMS REST API",
+        tables=CANVAS_TABLES,
+        settings=CanvasSettings.from_config,
+        client=lambda settings, stats: canvas_client(settings, stats=stats),
+        pages=canvas_pages,
+    ),
+    ApiSourceKind(
+        kind="oneroster_rest",
+        asset_name="lms_oneroster_rest",
+        standard="the 1EdTech OneRoster 1.2 REST API",
+        tables=ONEROSTER_REST_TABLES,
+        settings=OneRosterRestSettings.from_config,
+        client=lambda settings, stats: oneroster_rest_client(settings, stats=stats),
+        pages=oneroster_rest_pages,
+    ),
+)
+
+
+def ensure_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """Every raw table of every kind of source (SIS files and APIs) exists."""
+    ensure_oneroster_tables(con)
+    ensure_api_tables(con)
+
+
+def ensure_api_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """Every API raw table exists, pulled or not, so the SQL models over them always build."""
+    ensure_api_sync_tables(con)
+    for kind in API_SOURCE_KINDS:
+        for table in kind.tables:
+            ensure_api_raw_table(con, table)
+
+
+def raw_api_key(table: str) -> dg.AssetKey:
+    """`canvas_courses` → `raw/canvas_courses`, the key the SQL models' dependencies parse to."""
+    return dg.AssetKey(["raw", table])
+
+
+@dataclass
+class SourcePull:
+    """What pulling one configured source did tonight (no secrets, no personal data)."""
+
+    name: str
+    sync_id: str
+    resumed: bool
+    pages: int
+    inserted: int
+    updated: int
+    unchanged: int
+    requests: dict[str, int]
+    by_table: dict[str, dict[str, int]]
+
+
+def pull_api_source(
+    con: duckdb.DuckDBPyConnection,
+    kind: ApiSourceKind,
+    source: CanvasSource | OneRosterRestSource,
+    run_id: str,
+    log: Callable[[str], None] = lambda message: None,
+) -> SourcePull:
+    """Pull one configured source into raw.*, committing page by page; finish the sync only
+    when every stream completed, so a failure leaves it to be resumed by the next run."""
+    settings = kind.settings(source)
+    stats = RequestStats()
+    ensure_api_tables(con)
+    sync = ApiSync.begin(con, source.name, run_id, datetime.now(UTC))
+    if sync.resumed:
+        log(f"{source.name}: resuming the unfinished sync {sync.sync_id}")
+    with kind.client(settings, stats) as client:
+        for page in kind.pages(client, settings, sync):
+            sync.commit(page, run_id)
+            if sync.totals.pages % 200 == 0:
+                log(f"{source.name}: {sync.totals.pages:,} pages, {stats.requests:,} requests")
+    sync.finish()
+    return SourcePull(
+        name=source.name,
+        sync_id=sync.sync_id,
+        resumed=sync.resumed,
+        pages=sync.totals.pages,
+        inserted=sync.totals.inserted,
+        updated=sync.totals.updated,
+        unchanged=sync.totals.unchanged,
+        requests=stats.as_dict(),
+        by_table=sync.totals.as_dict(),
+    )
+
+
+def build_api_source_assets(
+    sources: tuple[CanvasSource | OneRosterRestSource, ...],
+) -> list[dg.AssetsDefinition]:
+    """One multi-asset per configured kind of API source, covering its raw tables."""
+    return [
+        _build_kind_asset(kind, tuple(s for s in sources if s.kind == kind.kind))
+        for kind in API_SOURCE_KINDS
+        if any(s.kind == kind.kind for s in sources)
+    ]
+
+
+def _build_kind_asset(
+    kind: ApiSourceKind, sources: tuple[CanvasSource | OneRosterRestSource, ...]
+) -> dg.AssetsDefinition:
+    names = ", ".join(s.name for s in sources)
+    specs = [
+        dg.AssetSpec(
+            raw_api_key(table),
+            description=f"{table} as {kind.standard} returns it ({names}): one row per record, "
+            "the JSON as received in `_record`, rewritten only when its content changed.",
+            group_name="raw",
+            kinds={"duckdb", "api"},
+        )
+        for table in kind.tables
+    ]
+
+    @dg.multi_asset(
+        name=kind.asset_name,
+        specs=specs,
+        check_specs=[
+            dg.AssetCheckSpec(
+                SOURCE_PULLED_CHECK,
+                asset=specs[0].key,
+                description="Every configured source of this kind was pulled to the end.",
+            )
+        ],
+        pool=WAREHOUSE_POOL,
+        can_subset=False,
+        description=f"Pull {kind.standard} for {names}, incrementally and resumably.",
+    )
+    def _pull(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+        pulls: list[SourcePull] = []
+        failures: list[str] = []
+        with warehouse.get_connection() as con:
+            for source in sources:
+                try:
+                    pulls.append(
+                        pull_api_source(con, kind, source, context.run.run_id, context.log.info)
+                    )
+                except (ApiError, ValueError) as exc:
+                    # The checkpoint still points at the page that failed: the next run
+                    # resumes there. Other sources of this kind are still pulled tonight.
+                    failures.append(f"{source.name}: {exc}")
+                    context.log.error(f"{source.name} was not pulled completely: {exc}")
+            counts = {table: table_row_count(con, "raw", table) for table in kind.tables}
+        for pull in pulls:
+            context.log.info(
+                f"{pull.name}: {pull.pages:,} pages, {pull.inserted:,} new, {pull.updated:,} "
+                f"changed, {pull.unchanged:,} unchanged records; "
+                f"{pull.requests['requests']:,} requests, {pull.requests['retries']:,} retries"
+            )
+        for table in kind.tables:
+            metadata: dict[str, Any] = {"dagster/row_count": counts[table]}
+            for pull in pulls:
+                for measure, value in pull.by_table.get(table, {}).items():
+                    metadata[f"{pull.name}/{measure}"] = value
+            yield dg.MaterializeResult(asset_key=raw_api_key(table), metadata=metadata)
+        yield dg.AssetCheckResult(
+            asset_key=specs[0].key,
+            check_name=SOURCE_PULLED_CHECK,
+            passed=not failures,
+            metadata={
+                "failures": dg.MetadataValue.md("\n".join(f"- {f}" for f in failures) or "none"),
+                **{
+                    f"{pull.name}/{measure}": value
+                    for pull in pulls
+                    for measure, value in pull.requests.items()
+                },
+            },
+        )
+        if failures:
+            raise dg.Failure(
+                description="Not every API source was pulled completely; the next run resumes "
+                "each from its last committed page: " + "; ".join(failures)
+            )
+
+    return _pull
