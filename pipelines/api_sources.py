@@ -98,6 +98,8 @@ class SourcePull:
     unchanged: int
     requests: dict[str, int]
     by_table: dict[str, dict[str, int]]
+    # Optional streams the source refused (e.g. outcomes switched off in a course), with the fix.
+    skipped: list[str]
 
 
 def pull_api_source(
@@ -116,9 +118,10 @@ def pull_api_source(
     if sync.resumed:
         log(f"{source.name}: resuming the unfinished sync {sync.sync_id}")
     with kind.client(settings, stats) as client:
-        for page in kind.pages(client, settings, sync):
+        pages = kind.pages(client, settings, sync)
+        for page in pages:
             sync.commit(page, run_id)
-            if sync.totals.pages % 200 == 0:
+            if sync.totals.pages % 500 == 0:
                 log(f"{source.name}: {sync.totals.pages:,} pages, {stats.requests:,} requests")
     sync.finish()
     return SourcePull(
@@ -131,6 +134,7 @@ def pull_api_source(
         unchanged=sync.totals.unchanged,
         requests=stats.as_dict(),
         by_table=sync.totals.as_dict(),
+        skipped=[str(w) for w in pages.warnings],
     )
 
 
@@ -190,6 +194,8 @@ def _build_kind_asset(
                     context.log.error(f"{source.name} was not pulled completely: {exc}")
             counts = {table: table_row_count(con, "raw", table) for table in kind.tables}
         for pull in pulls:
+            for skipped in pull.skipped:
+                context.log.warning(f"{pull.name}: {skipped}")
             context.log.info(
                 f"{pull.name}: {pull.pages:,} pages, {pull.inserted:,} new, {pull.updated:,} "
                 f"changed, {pull.unchanged:,} unchanged records; "
@@ -207,6 +213,7 @@ def _build_kind_asset(
             passed=not failures,
             metadata={
                 "failures": dg.MetadataValue.md("\n".join(f"- {f}" for f in failures) or "none"),
+                "skipped_streams": sum(len(pull.skipped) for pull in pulls),
                 **{
                     f"{pull.name}/{measure}": value
                     for pull in pulls

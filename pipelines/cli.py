@@ -4,8 +4,11 @@ import argparse
 import logging
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
 import duckdb
@@ -16,6 +19,9 @@ from rich.table import Table
 from models.config import ConfigError, PathwaysConfig, load_config
 from pipelines.nightly import NIGHTLY_JOB, build_definitions
 from pipelines.warehouse import table_row_count
+
+if TYPE_CHECKING:
+    from sample_district.lms_server import SampleLms
 
 DEMO_STUDENTS = 2_000
 
@@ -215,19 +221,54 @@ def _cmd_run(args: argparse.Namespace, console: Console) -> int:
 def _cmd_demo(args: argparse.Namespace, console: Console) -> int:
     from sample_district.faults import add_typical_faults
     from sample_district.generate import generate_district
+    from sample_district.lms_server import point_config_at
 
     out = Path(args.out)
     district = generate_district(args.students, out, seed=args.seed)
     console.print(f"Generated a {args.students:,}-learner sample district in {out}/, with")
     for fault in add_typical_faults(district.oneroster_path):
         console.print(f"  a typical export fault: {fault}")
-    summary = run_nightly(district.config_path, console)
+    with _sample_lms(district.out, args.lms_port) as lms:
+        point_config_at(district.config_path, lms)
+        console.print(
+            f"Serving its Canvas and OneRoster 1.2 REST service at {lms.base_url} "
+            "(the sample LMS); the night pulls them over HTTP."
+        )
+        summary = run_nightly(district.config_path, console)
     print_summary(summary, console)
     console.print(
-        "Explore it: `make ui` opens the Dagster UI; dashboards and any DuckDB client open "
-        f"{district.out / 'published' / 'warehouse.duckdb'} read-only."
+        "Explore it: `make ui` opens the Dagster UI (and serves the sample LMS again); dashboards "
+        f"and any DuckDB client open {district.out / 'published' / 'warehouse.duckdb'} read-only."
     )
     return 0 if summary.success and not summary.file_problems else 1
+
+
+@contextmanager
+def _sample_lms(district: Path, port: int) -> Iterator["SampleLms"]:
+    """The sample LMS over `district`, with credentials from the environment (made up and put
+    there for this process when unset, as they are sample credentials)."""
+    import secrets
+
+    from sample_district.lms_server import (
+        CANVAS_TOKEN_ENV,
+        CLIENT_ID_ENV,
+        CLIENT_SECRET_ENV,
+        SampleLms,
+    )
+
+    for name in (CANVAS_TOKEN_ENV, CLIENT_ID_ENV, CLIENT_SECRET_ENV):
+        os.environ.setdefault(name, secrets.token_urlsafe(24))
+    lms = SampleLms(
+        district,
+        port=port,
+        canvas_token=os.environ[CANVAS_TOKEN_ENV],
+        client_id=os.environ[CLIENT_ID_ENV],
+        client_secret=os.environ[CLIENT_SECRET_ENV],
+    ).start()
+    try:
+        yield lms
+    finally:
+        lms.stop()
 
 
 def _cmd_sample_lms(args: argparse.Namespace, console: Console) -> int:
@@ -314,6 +355,9 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--students", type=int, default=DEMO_STUDENTS)
     demo.add_argument("--out", default="demo")
     demo.add_argument("--seed", type=int, default=42)
+    demo.add_argument(
+        "--lms-port", type=int, default=8765, help="port of the sample LMS (0: any free port)"
+    )
 
     lms = commands.add_parser(
         "sample-lms", help="serve a district as a local Canvas and OneRoster 1.2 REST service"

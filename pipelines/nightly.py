@@ -7,6 +7,7 @@ config it is given.
 import dagster as dg
 
 from models.config import OneRosterCsvSource, PathwaysConfig
+from pipelines.api_sources import build_api_source_assets
 from pipelines.publish import build_publish_asset
 from pipelines.sensors import build_sis_drop_sensor
 from pipelines.sis_assets import build_sis_assets
@@ -20,6 +21,7 @@ NIGHTLY_SCHEDULE = "nightly_schedule"
 def build_definitions(config: PathwaysConfig, drop_settle_seconds: float = 60.0) -> dg.Definitions:
     """Everything Dagster runs for one district."""
     sis_assets = build_sis_assets(config.sources.sis)
+    api_assets = build_api_source_assets(config.sources.lms)
     sql_assets = build_sql_assets()
     publish = build_publish_asset(
         config.warehouse, [key for asset in sql_assets for key in asset.keys]
@@ -30,7 +32,8 @@ def build_definitions(config: PathwaysConfig, drop_settle_seconds: float = 60.0)
         NIGHTLY_JOB,
         selection=dg.AssetSelection.all(),
         executor_def=dg.in_process_executor,
-        description="The whole night: SIS export → raw → staging → core → marts → published copy.",
+        description="The whole night: SIS export and LMS APIs → raw → staging → core → marts → "
+        "published copy.",
     )
     schedule = dg.ScheduleDefinition(
         name=NIGHTLY_SCHEDULE,
@@ -46,7 +49,7 @@ def build_definitions(config: PathwaysConfig, drop_settle_seconds: float = 60.0)
     if isinstance(sis, OneRosterCsvSource) and sis.drop_folder is not None:
         sensors.append(build_sis_drop_sensor(sis.drop_folder, nightly, drop_settle_seconds))
     return dg.Definitions(
-        assets=[sis_assets, *sql_assets, publish],
+        assets=[sis_assets, *api_assets, *sql_assets, publish],
         jobs=[nightly],
         schedules=[schedule],
         sensors=sensors,

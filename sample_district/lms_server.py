@@ -1711,3 +1711,37 @@ def _fault_response(path: str) -> _Response:
     if path == TOKEN_PATH:
         return _json_response({"error": "server_error"}, 500)
     return _json_response({"errors": [{"message": "An error occurred."}]}, 500)
+
+
+# The environment variables the sample LMS and a config pointing at it share.
+CANVAS_TOKEN_ENV = "CANVAS_TOKEN"
+CLIENT_ID_ENV = "ONEROSTER_CLIENT_ID"
+CLIENT_SECRET_ENV = "ONEROSTER_CLIENT_SECRET"
+
+
+def sample_lms_sources(canvas_url: str, oneroster_url: str, token_url: str) -> list[dict]:
+    """`sources.lms` entries for a district served by the sample LMS: its Canvas and its
+    OneRoster 1.2 REST service, credentials named by environment variable."""
+    return [
+        {"kind": "canvas", "base_url": canvas_url, "account_id": 1, "token_env": CANVAS_TOKEN_ENV},
+        {
+            "kind": "oneroster_rest",
+            "base_url": oneroster_url,
+            "token_url": token_url,
+            "client_id_env": CLIENT_ID_ENV,
+            "client_secret_env": CLIENT_SECRET_ENV,
+        },
+    ]
+
+
+def point_config_at(config_path: Path, lms: SampleLms | str) -> None:
+    """Add the sample LMS (running, or by its base URL) to a generated district's
+    `pathways.yaml` as the district's LMS, replacing any LMS listed there."""
+    import yaml
+
+    base = lms.base_url if isinstance(lms, SampleLms) else lms.rstrip("/")
+    config = yaml.safe_load(config_path.read_text(encoding="utf-8"))
+    config["sources"]["lms"] = sample_lms_sources(base, base + ONEROSTER_PREFIX, base + TOKEN_PATH)
+    config_path.write_text(
+        yaml.safe_dump(config, sort_keys=False, allow_unicode=True), encoding="utf-8"
+    )
