@@ -58,6 +58,7 @@ from connectors.http import (
     RequestStats,
     StreamPage,
     StreamState,
+    WorkUnit,
 )
 from models.config import CanvasSource, ConfigError
 
@@ -325,6 +326,16 @@ class CanvasPull(Iterator[StreamPage]):
     # -- the walk -----------------------------------------------------------------------------
 
     def _pull(self) -> Iterator[StreamPage]:
+        for item in self.work():
+            if isinstance(item, WorkUnit):
+                yield from item.pages(self.client)
+            else:
+                yield item
+
+    def work(self) -> Iterator[StreamPage | WorkUnit]:
+        """The pull as work a caller may spread over threads: the terms and courses pages
+        (every course must be known first), then one unit per course. Each unit only reads
+        checkpoints, so it may run while other pages are being committed."""
         account = self.settings.account_id
         terms: list[dict] = []
         # Terms and courses start from the top even when resuming: they drive the rest.
@@ -355,13 +366,19 @@ class CanvasPull(Iterator[StreamPage]):
                 courses.update((course["id"], None) for course in items)
                 yield page
         for course in courses:
-            for spec in _BEFORE_SUBMISSIONS:
-                yield from self._course_stream(spec, course)
-            yield from self._submissions(course)
-            for spec in _AFTER_SUBMISSIONS:
-                yield from self._course_stream(spec, course)
+            yield WorkUnit(f"course {course}", partial(self._course_pages, course))
 
-    def _course_stream(self, spec: _CourseStream, course: int) -> Iterator[StreamPage]:
+    def _course_pages(self, course: int, client: ApiClient) -> Iterator[StreamPage]:
+        """Every stream of one course, in order."""
+        for spec in _BEFORE_SUBMISSIONS:
+            yield from self._course_stream(spec, course, client)
+        yield from self._submissions(course, client)
+        for spec in _AFTER_SUBMISSIONS:
+            yield from self._course_stream(spec, course, client)
+
+    def _course_stream(
+        self, spec: _CourseStream, course: int, client: ApiClient
+    ) -> Iterator[StreamPage]:
         scope = str(course)
         if self.state.is_done(spec.stream, scope):
             return
@@ -369,7 +386,7 @@ class CanvasPull(Iterator[StreamPage]):
         keyed = partial(spec.records, course)
         try:
             for page, _ in self._listing(
-                spec.stream, scope, spec.table, path, spec.params, spec.items, keyed
+                spec.stream, scope, spec.table, path, spec.params, spec.items, keyed, client=client
             ):
                 yield page
         except (PermissionDeniedError, AuthenticationError) as exc:
@@ -381,7 +398,7 @@ class CanvasPull(Iterator[StreamPage]):
             self.warnings.append(skipped)
             logger.warning("%s", skipped)
 
-    def _submissions(self, course: int) -> Iterator[StreamPage]:
+    def _submissions(self, course: int, client: ApiClient) -> Iterator[StreamPage]:
         """The course's submissions: all of them the first time, then those graded or submitted
         since the last complete pull (less the overlap)."""
         scope = str(course)
@@ -396,7 +413,7 @@ class CanvasPull(Iterator[StreamPage]):
             if since is not None:
                 params["graded_since"] = self._since(since)
             for page, _ in self._listing(
-                SUBMISSIONS, scope, "canvas_submissions", path, params, None, keyed
+                SUBMISSIONS, scope, "canvas_submissions", path, params, None, keyed, client=client
             ):
                 yield page
         if self.state.is_done(SUBMISSIONS_SUBMITTED, scope):
@@ -412,7 +429,14 @@ class CanvasPull(Iterator[StreamPage]):
         if since is not None:
             params["submitted_since"] = self._since(since)
         for page, _ in self._listing(
-            SUBMISSIONS_SUBMITTED, scope, "canvas_submissions", path, params, None, keyed
+            SUBMISSIONS_SUBMITTED,
+            scope,
+            "canvas_submissions",
+            path,
+            params,
+            None,
+            keyed,
+            client=client,
         ):
             yield page
 
@@ -432,15 +456,17 @@ class CanvasPull(Iterator[StreamPage]):
         records: Callable[[Any], list[tuple[str, dict]]],
         *,
         resume: bool = True,
+        client: ApiClient | None = None,
     ) -> Iterator[tuple[StreamPage, list[Any]]]:
         """Every page of one stream+scope (with the page's items as received), from its saved
         next-page URL when `resume` and there is one; the last page's cursor is None."""
+        client = client or self.client
         cursor = self.state.resume_cursor(stream, scope) if resume else None
         if cursor is not None:
-            pages: Iterator[Page] = self.client.pages_by_link(cursor, items=items)
+            pages: Iterator[Page] = client.pages_by_link(cursor, items=items)
         else:
             query = {**params, "per_page": self.settings.per_page}
-            pages = self.client.pages_by_link(path, query, items=items)
+            pages = client.pages_by_link(path, query, items=items)
         for page in pages:
             keyed = [pair for item in page.items for pair in records(item)]
             yield StreamPage(stream, scope, table, keyed, page.next), page.items

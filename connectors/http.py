@@ -217,6 +217,16 @@ class StreamPage:
     cursor: str | None  # where the NEXT page starts; None means this stream+scope is complete
 
 
+@dataclass(frozen=True)
+class WorkUnit:
+    """Streams that depend on nothing else still to come (e.g. every stream of one Canvas
+    course): a caller may pull them in a worker thread, with a client of its own, while it
+    commits other units' pages. `pages(client)` yields them in order, like a connector."""
+
+    label: str
+    pages: Callable[[ApiClient], Iterator[StreamPage]] = field(repr=False)
+
+
 @runtime_checkable
 class StreamState(Protocol):
     """What a connector may ask about its checkpoints (implemented by pipelines.api_sync)."""

@@ -40,6 +40,7 @@ import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -55,6 +56,7 @@ from connectors.http import (
     RequestStats,
     StreamPage,
     StreamState,
+    WorkUnit,
 )
 from models.config import ConfigError, OneRosterRestSource
 
@@ -271,19 +273,30 @@ class OneRosterRestPull(Iterator[StreamPage]):
         return f"dateLastModified>'{oneroster_time(since)}'"
 
     def _pull(self) -> Iterator[StreamPage]:
-        for collection in ONEROSTER_REST_COLLECTIONS:
-            if self.state.is_done(collection.stream):
-                continue
-            try:
-                yield from self._collection(collection)
-            except (PermissionDeniedError, NotFoundError) as exc:
-                if not collection.optional:
-                    raise
-                skipped = SkippedStream(collection.stream, exc.endpoint, exc.status)
-                self.warnings.append(skipped)
-                logger.warning("%s", skipped)
+        for unit in self.work():
+            yield from unit.pages(self.client)
 
-    def _collection(self, collection: OneRosterCollection) -> Iterator[StreamPage]:
+    def work(self) -> Iterator[WorkUnit]:
+        """The pull as work a caller may spread over threads: one unit per collection (each
+        is paged on its own and only reads checkpoints)."""
+        for collection in ONEROSTER_REST_COLLECTIONS:
+            if not self.state.is_done(collection.stream):
+                yield WorkUnit(collection.stream, partial(self._optional, collection))
+
+    def _optional(self, collection: OneRosterCollection, client: ApiClient) -> Iterator[StreamPage]:
+        """A collection's pages; a refused optional collection is a warning, not a failure."""
+        try:
+            yield from self._collection(collection, client)
+        except (PermissionDeniedError, NotFoundError) as exc:
+            if not collection.optional:
+                raise
+            skipped = SkippedStream(collection.stream, exc.endpoint, exc.status)
+            self.warnings.append(skipped)
+            logger.warning("%s", skipped)
+
+    def _collection(
+        self, collection: OneRosterCollection, client: ApiClient
+    ) -> Iterator[StreamPage]:
         """Every page of one collection from its saved offset (else 0); the last page's cursor
         is None."""
         params: dict[str, str] = {"sort": "sourcedId"}
@@ -297,7 +310,7 @@ class OneRosterRestPull(Iterator[StreamPage]):
             f"changes ({delta})" if delta else "full pull",
             offset,
         )
-        pages = self.client.pages_by_offset(
+        pages = client.pages_by_offset(
             collection.path,
             params,
             limit=self.settings.page_size,

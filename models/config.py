@@ -271,6 +271,9 @@ class _ApiSource(_Settings):
     name: Annotated[str, Field(pattern=_SOURCE_NAME)]
     base_url: Annotated[str, Field(pattern=r"^https?://[^\s]+$")]
     http: HttpOptions = HttpOptions()
+    # Requests in flight at once (one per course or collection); 1 pulls one page at a time.
+    # Canvas throttles a token with many requests in flight, so keep this small.
+    concurrency: Annotated[int, Field(ge=1, le=16)] = 4
 
 
 class CanvasSource(_ApiSource):

@@ -7,8 +7,11 @@ source's name in `_source`), page by page through `ApiSync`, so a run that dies 
 resumes where it stopped and a page is never recorded as done before its rows are committed.
 """
 
+import queue
+import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,7 +19,14 @@ import dagster as dg
 import duckdb
 
 from connectors.canvas import CANVAS_TABLES, CanvasSettings, canvas_client, canvas_pages
-from connectors.http import ApiClient, ApiError, RequestStats, StreamPage, StreamState
+from connectors.http import (
+    ApiClient,
+    ApiError,
+    RequestStats,
+    StreamPage,
+    StreamState,
+    WorkUnit,
+)
 from connectors.oneroster_csv import ensure_oneroster_tables
 from connectors.oneroster_rest import (
     ONEROSTER_REST_TABLES,
@@ -112,18 +122,31 @@ def pull_api_source(
     """Pull one configured source into raw.*, committing page by page; finish the sync only
     when every stream completed, so a failure leaves it to be resumed by the next run."""
     settings = kind.settings(source)
-    stats = RequestStats()
+    stats: list[RequestStats] = [RequestStats()]
     ensure_api_tables(con)
     sync = ApiSync.begin(con, source.name, run_id, datetime.now(UTC))
     if sync.resumed:
         log(f"{source.name}: resuming the unfinished sync {sync.sync_id}")
-    with kind.client(settings, stats) as client:
+
+    def commit(page: StreamPage) -> None:
+        sync.commit(page, run_id)
+        if sync.totals.pages % 500 == 0:
+            requests = sum(s.requests for s in stats)
+            log(f"{source.name}: {sync.totals.pages:,} pages, {requests:,} requests")
+
+    def new_client() -> ApiClient:
+        stats.append(RequestStats())
+        return kind.client(settings, stats[-1])
+
+    with kind.client(settings, stats[0]) as client:
         pages = kind.pages(client, settings, sync)
-        for page in pages:
-            sync.commit(page, run_id)
-            if sync.totals.pages % 500 == 0:
-                log(f"{source.name}: {sync.totals.pages:,} pages, {stats.requests:,} requests")
+        if source.concurrency > 1:
+            _pull_in_parallel(pages.work(), commit, new_client, source.concurrency)
+        else:
+            for page in pages:
+                commit(page)
     sync.finish()
+    requests = {f.name: sum(getattr(s, f.name) for s in stats) for f in fields(RequestStats)}
     return SourcePull(
         name=source.name,
         sync_id=sync.sync_id,
@@ -132,10 +155,87 @@ def pull_api_source(
         inserted=sync.totals.inserted,
         updated=sync.totals.updated,
         unchanged=sync.totals.unchanged,
-        requests=stats.as_dict(),
+        requests=requests,
         by_table=sync.totals.as_dict(),
         skipped=[str(w) for w in pages.warnings],
     )
+
+
+class _UnitFinished:
+    """A worker finished a unit (cleanly, or with `error`)."""
+
+    def __init__(self, label: str, error: BaseException | None = None) -> None:
+        self.label, self.error = label, error
+
+
+def _pull_in_parallel(
+    work: Iterator[StreamPage | WorkUnit],
+    commit: Callable[[StreamPage], None],
+    new_client: Callable[[], ApiClient],
+    workers: int,
+) -> None:
+    """Pull independent units in `workers` threads, each with a client of its own, while this
+    thread commits every page as it arrives: DuckDB has one writer, and a page is committed
+    (with its checkpoint) before the stream it belongs to asks for the next one, so a failure
+    anywhere leaves every stream resumable at its last committed page."""
+    arrived: queue.Queue[StreamPage | _UnitFinished] = queue.Queue(maxsize=workers * 4)
+    stop = threading.Event()
+    idle: queue.SimpleQueue[ApiClient] = queue.SimpleQueue()
+    clients: list[ApiClient] = []
+
+    def run(unit: WorkUnit) -> None:
+        try:
+            client = idle.get_nowait()
+        except queue.Empty:
+            client = new_client()
+            clients.append(client)
+        error = None
+        try:
+            for page in unit.pages(client):
+                arrived.put(page)
+                if stop.is_set():
+                    break
+        except BaseException as exc:  # handed to the committing thread, which raises it
+            error = exc
+        finally:
+            idle.put(client)
+            arrived.put(_UnitFinished(unit.label, error))
+
+    errors: list[BaseException] = []
+
+    def take_one() -> bool:
+        """Commit one arrived page; True when it was a unit finishing instead."""
+        item = arrived.get()
+        if isinstance(item, _UnitFinished):
+            if item.error is not None:
+                errors.append(item.error)
+                stop.set()
+            return True
+        commit(item)
+        return False
+
+    outstanding = 0
+    try:
+        with ThreadPoolExecutor(workers, thread_name_prefix="api-pull") as pool:
+            for item in work:
+                if errors:
+                    break
+                if isinstance(item, StreamPage):
+                    commit(item)
+                    continue
+                # A few units queued per worker keep them busy without listing every course.
+                while outstanding >= workers * 2:
+                    outstanding -= take_one()
+                pool.submit(run, item)
+                outstanding += 1
+            while outstanding:
+                outstanding -= take_one()
+    finally:
+        stop.set()
+        for client in clients:
+            client.close()
+    if errors:
+        raise errors[0]
 
 
 def build_api_source_assets(
