@@ -39,6 +39,8 @@ from pipelines.api_sync import ApiSync, ensure_api_raw_table, ensure_api_sync_ta
 from pipelines.warehouse import WAREHOUSE_POOL, WarehouseResource, table_row_count
 
 SOURCE_PULLED_CHECK = "pulled_completely"
+# Pages that arrived together are committed in one transaction (one write to disk), up to this.
+COMMIT_BATCH_PAGES = 64
 
 
 @dataclass(frozen=True)
@@ -128,9 +130,10 @@ def pull_api_source(
     if sync.resumed:
         log(f"{source.name}: resuming the unfinished sync {sync.sync_id}")
 
-    def commit(page: StreamPage) -> None:
-        sync.commit(page, run_id)
-        if sync.totals.pages % 500 == 0:
+    def commit(pages: list[StreamPage]) -> None:
+        before = sync.totals.pages
+        sync.commit_many(pages, run_id)
+        if sync.totals.pages // 500 > before // 500:
             requests = sum(s.requests for s in stats)
             log(f"{source.name}: {sync.totals.pages:,} pages, {requests:,} requests")
 
@@ -144,7 +147,9 @@ def pull_api_source(
             _pull_in_parallel(pages.work(), commit, new_client, source.concurrency)
         else:
             for page in pages:
-                commit(page)
+                # One page at a time: the stream asks for its next page only once this one
+                # and its checkpoint are committed.
+                commit([page])
     sync.finish()
     requests = {f.name: sum(getattr(s, f.name) for s in stats) for f in fields(RequestStats)}
     return SourcePull(
@@ -170,7 +175,7 @@ class _UnitFinished:
 
 def _pull_in_parallel(
     work: Iterator[StreamPage | WorkUnit],
-    commit: Callable[[StreamPage], None],
+    commit: Callable[[list[StreamPage]], None],
     new_client: Callable[[], ApiClient],
     workers: int,
 ) -> None:
@@ -203,16 +208,24 @@ def _pull_in_parallel(
 
     errors: list[BaseException] = []
 
-    def take_one() -> bool:
-        """Commit one arrived page; True when it was a unit finishing instead."""
-        item = arrived.get()
-        if isinstance(item, _UnitFinished):
+    def take_some() -> int:
+        """Commit what has arrived (waiting for at least one item), in one transaction; the
+        number of units that finished."""
+        items = [arrived.get()]
+        while len(items) < COMMIT_BATCH_PAGES:
+            try:
+                items.append(arrived.get_nowait())
+            except queue.Empty:
+                break
+        pages = [item for item in items if isinstance(item, StreamPage)]
+        if pages:
+            commit(pages)
+        finished = [item for item in items if isinstance(item, _UnitFinished)]
+        for item in finished:
             if item.error is not None:
                 errors.append(item.error)
                 stop.set()
-            return True
-        commit(item)
-        return False
+        return len(finished)
 
     outstanding = 0
     try:
@@ -221,15 +234,15 @@ def _pull_in_parallel(
                 if errors:
                     break
                 if isinstance(item, StreamPage):
-                    commit(item)
+                    commit([item])
                     continue
                 # A few units queued per worker keep them busy without listing every course.
                 while outstanding >= workers * 2:
-                    outstanding -= take_one()
+                    outstanding -= take_some()
                 pool.submit(run, item)
                 outstanding += 1
             while outstanding:
-                outstanding -= take_one()
+                outstanding -= take_some()
     finally:
         stop.set()
         for client in clients:

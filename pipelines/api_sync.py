@@ -251,100 +251,121 @@ class ApiSync:
         """Write one page into `raw.<page.table>` and move its stream's checkpoint, in one
         transaction: both happen or neither does (a failed write leaves the checkpoint where it
         was). Duplicate keys within a page: the last one wins."""
+        return self.commit_many([page], run_id)[0]
+
+    def commit_many(self, pages: list[StreamPage], run_id: str | None = None) -> list[PageCounts]:
+        """Commit several pages (of any streams) in one transaction, each with its checkpoint:
+        one write to disk instead of one per page, all or nothing."""
         if self._finished:
             raise RuntimeError(f"sync {self.sync_id} is finished; begin a new one to commit")
-        keys, records, hashes = _page_rows(page)
+        for table in {page.table for page in pages} - self._tables:
+            ensure_api_raw_table(self.con, table)
+            self._tables.add(table)
+        rows = [_page_rows(page) for page in pages]
         now = datetime.now(UTC)
-        table = f"raw.{quote_ident(page.table)}"
-        rows = {"source": self.source, "keys": keys, "records": records, "hashes": hashes}
-        done = page.cursor is None
-        if page.table not in self._tables:
-            ensure_api_raw_table(self.con, page.table)
-            self._tables.add(page.table)
+        counted: list[PageCounts] = []
         self.con.begin()
         try:
-            ((inserted, updated, unchanged),) = _run(
-                self.con,
-                f"""
-                SELECT
-                    count(*) FILTER (WHERE t._key IS NULL),
-                    count(*) FILTER (WHERE t._content_hash <> p.hash),
-                    count(*) FILTER (WHERE t._content_hash = p.hash)
-                FROM (SELECT unnest($keys::VARCHAR[]) AS key, unnest($hashes::VARCHAR[]) AS hash) p
-                LEFT JOIN {table} t ON t._source = $source AND t._key = p.key
-                """,
-                {"source": self.source, "keys": keys, "hashes": hashes},
-            )
-            _run(
-                self.con,
-                f"""
-                INSERT INTO {table}
-                    (_source, _key, _record, _content_hash, _batch_id, _run_id, _loaded_at)
-                SELECT $source, key, record::JSON, hash, $batch_id, $run_id, $loaded_at
-                FROM (
-                    SELECT unnest($keys::VARCHAR[]) AS key,
-                           unnest($records::VARCHAR[]) AS record,
-                           unnest($hashes::VARCHAR[]) AS hash
-                )
-                ON CONFLICT (_source, _key) DO UPDATE SET
-                    _record = excluded._record,
-                    _content_hash = excluded._content_hash,
-                    _batch_id = excluded._batch_id,
-                    _run_id = excluded._run_id,
-                    _loaded_at = excluded._loaded_at
-                -- an unchanged record keeps its row as it was: nothing downstream sees it move
-                WHERE _content_hash <> excluded._content_hash
-                """,
-                {
-                    **rows,
-                    "batch_id": self.sync_id,
-                    "run_id": run_id or self.run_id,
-                    "loaded_at": now,
-                },
-            )
-            _run(
-                self.con,
-                """
-                INSERT INTO audit.api_checkpoints
-                    (source, stream, scope, sync_id, state, cursor, completed_started_at,
-                     updated_at)
-                VALUES ($source, $stream, $scope, $sync_id, $state, $cursor, $completed, $now)
-                ON CONFLICT (source, stream, scope) DO UPDATE SET
-                    sync_id = excluded.sync_id,
-                    state = excluded.state,
-                    cursor = excluded.cursor,
-                    -- a stream still running keeps the watermark of its last completion
-                    completed_started_at =
-                        COALESCE(excluded.completed_started_at, completed_started_at),
-                    updated_at = excluded.updated_at
-                """,
-                {
-                    "source": self.source,
-                    "stream": page.stream,
-                    "scope": page.scope,
-                    "sync_id": self.sync_id,
-                    "state": "done" if done else "running",
-                    "cursor": page.cursor,
-                    "completed": self.started_at if done else None,
-                    "now": now,
-                },
-            )
+            for page, (keys, records, hashes) in zip(pages, rows, strict=True):
+                counted.append(self._write(page, keys, records, hashes, now, run_id))
             self.con.commit()
         except BaseException:
             # The connection may already be gone (that may be the failure): keep the first error.
             with suppress(duckdb.Error):
                 self.con.rollback()
             raise
-        previous = self._checkpoints.get((page.stream, page.scope))
-        self._checkpoints[(page.stream, page.scope)] = (
-            self.sync_id,
-            "done" if done else "running",
-            page.cursor,
-            self.started_at if done else (previous[3] if previous else None),
+        for page, counts in zip(pages, counted, strict=True):
+            done = page.cursor is None
+            previous = self._checkpoints.get((page.stream, page.scope))
+            self._checkpoints[(page.stream, page.scope)] = (
+                self.sync_id,
+                "done" if done else "running",
+                page.cursor,
+                self.started_at if done else (previous[3] if previous else None),
+            )
+            self.totals.add(page.table, counts)
+        return counted
+
+    def _write(
+        self,
+        page: StreamPage,
+        keys: list[str],
+        records: list[str],
+        hashes: list[str],
+        now: datetime,
+        run_id: str | None,
+    ) -> PageCounts:
+        """One page's rows and checkpoint, inside the caller's transaction."""
+        table = f"raw.{quote_ident(page.table)}"
+        rows = {"source": self.source, "keys": keys, "records": records, "hashes": hashes}
+        done = page.cursor is None
+        ((inserted, updated, unchanged),) = _run(
+            self.con,
+            f"""
+            SELECT
+                count(*) FILTER (WHERE t._key IS NULL),
+                count(*) FILTER (WHERE t._content_hash <> p.hash),
+                count(*) FILTER (WHERE t._content_hash = p.hash)
+            FROM (SELECT unnest($keys::VARCHAR[]) AS key, unnest($hashes::VARCHAR[]) AS hash) p
+            LEFT JOIN {table} t ON t._source = $source AND t._key = p.key
+            """,
+            {"source": self.source, "keys": keys, "hashes": hashes},
         )
-        counts = PageCounts(inserted=inserted, updated=updated, unchanged=unchanged)
-        self.totals.add(page.table, counts)
-        return counts
+        _run(
+            self.con,
+            f"""
+            INSERT INTO {table}
+                (_source, _key, _record, _content_hash, _batch_id, _run_id, _loaded_at)
+            SELECT $source, key, record::JSON, hash, $batch_id, $run_id, $loaded_at
+            FROM (
+                SELECT unnest($keys::VARCHAR[]) AS key,
+                       unnest($records::VARCHAR[]) AS record,
+                       unnest($hashes::VARCHAR[]) AS hash
+            )
+            ON CONFLICT (_source, _key) DO UPDATE SET
+                _record = excluded._record,
+                _content_hash = excluded._content_hash,
+                _batch_id = excluded._batch_id,
+                _run_id = excluded._run_id,
+                _loaded_at = excluded._loaded_at
+            -- an unchanged record keeps its row as it was: nothing downstream sees it move
+            WHERE _content_hash <> excluded._content_hash
+            """,
+            {
+                **rows,
+                "batch_id": self.sync_id,
+                "run_id": run_id or self.run_id,
+                "loaded_at": now,
+            },
+        )
+        _run(
+            self.con,
+            """
+            INSERT INTO audit.api_checkpoints
+                (source, stream, scope, sync_id, state, cursor, completed_started_at,
+                 updated_at)
+            VALUES ($source, $stream, $scope, $sync_id, $state, $cursor, $completed, $now)
+            ON CONFLICT (source, stream, scope) DO UPDATE SET
+                sync_id = excluded.sync_id,
+                state = excluded.state,
+                cursor = excluded.cursor,
+                -- a stream still running keeps the watermark of its last completion
+                completed_started_at =
+                    COALESCE(excluded.completed_started_at, completed_started_at),
+                updated_at = excluded.updated_at
+            """,
+            {
+                "source": self.source,
+                "stream": page.stream,
+                "scope": page.scope,
+                "sync_id": self.sync_id,
+                "state": "done" if done else "running",
+                "cursor": page.cursor,
+                "completed": self.started_at if done else None,
+                "now": now,
+            },
+        )
+        return PageCounts(inserted=inserted, updated=updated, unchanged=unchanged)
 
     def finish(self) -> None:
         """Mark the sync finished: the next `begin` for this source starts a new sync."""

@@ -296,6 +296,7 @@ def _cmd_sample_lms(args: argparse.Namespace, console: Console) -> int:
         error_rate=args.error_rate,
         timeout_rate=args.timeout_rate,
         truncate_rate=args.truncate_rate,
+        slow_seconds=args.slow_seconds,
         seed=args.fault_seed,
     )
     console.print(f"Loading {args.district} …")
@@ -369,6 +370,9 @@ def main(argv: list[str] | None = None) -> int:
     lms.add_argument("--timeout-rate", type=float, default=0.0, help="share answered late")
     lms.add_argument("--truncate-rate", type=float, default=0.0, help="share with a cut body")
     lms.add_argument("--fault-seed", type=int, default=0, help="same seed, same faults")
+    lms.add_argument(
+        "--slow-seconds", type=float, default=2.0, help="how late a timed-out answer comes"
+    )
     lms.add_argument("--throttle-status", type=int, choices=(403, 429), default=403)
     lms.add_argument("--bucket-capacity", type=float, default=700.0, help="Canvas throttle units")
     lms.add_argument("--request-cost", type=float, default=0.05, help="units a request costs")
