@@ -42,6 +42,7 @@ ui: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/sis_ingestion.py
+	$(BIN)/python bench/lms_pull.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

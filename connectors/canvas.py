@@ -49,6 +49,7 @@ from typing import Any
 from connectors.http import (
     DEFAULT_SETTINGS,
     ApiClient,
+    ApiPull,
     AuthenticationError,
     BearerToken,
     HttpSettings,
@@ -56,6 +57,7 @@ from connectors.http import (
     Params,
     PermissionDeniedError,
     RequestStats,
+    SkippedStream,
     StreamPage,
     StreamState,
     WorkUnit,
@@ -148,12 +150,7 @@ class CanvasSettings:
             token_from=f"${source.token_env}",
             terms=tuple(source.terms) if source.terms is not None else None,
             overlap=timedelta(minutes=source.overlap_minutes),
-            http=HttpSettings(
-                connect_timeout=options.connect_timeout,
-                read_timeout=options.read_timeout,
-                max_retries=options.max_retries,
-                backoff_factor=options.backoff_factor,
-            ),
+            http=HttpSettings.from_options(options),
         )
 
 
@@ -165,23 +162,6 @@ def canvas_client(settings: CanvasSettings, stats: RequestStats | None = None) -
         settings.http,
         stats=stats,
     )
-
-
-@dataclass(frozen=True)
-class SkippedStream:
-    """An optional stream of one course that Canvas refused to give (no course data in it)."""
-
-    stream: str  # e.g. "canvas.outcome_results"
-    scope: str  # the course id
-    endpoint: str  # the path refused, e.g. /api/v1/courses/1234/outcome_results
-    status: int | None  # the HTTP status of the refusal
-
-    def __str__(self) -> str:
-        return (
-            f"{self.stream} of course {self.scope} was skipped: Canvas refused {self.endpoint} "
-            f"({self.status}). Let the account behind the token read the course's outcomes (or "
-            "switch outcomes on for the course); the next sync asks again."
-        )
 
 
 def canvas_pages(
@@ -292,45 +272,11 @@ _AFTER_SUBMISSIONS = (
 )
 
 
-class CanvasPull(Iterator[StreamPage]):
+class CanvasPull(ApiPull):
     """The pages of one pull, in order; after (or during) the pull, `warnings` lists the
     optional course streams Canvas refused."""
 
-    def __init__(
-        self,
-        client: ApiClient,
-        settings: CanvasSettings,
-        state: StreamState,
-        *,
-        now: datetime | None = None,
-    ) -> None:
-        self.client = client
-        self.settings = settings
-        self.state = state
-        self.now = now if now is not None else datetime.now(UTC)
-        if self.now.tzinfo is None:
-            raise ValueError(f"now must be tz-aware, got {self.now!r}")
-        self.warnings: list[SkippedStream] = []
-        self._pages = self._pull()
-
-    def __iter__(self) -> CanvasPull:
-        return self
-
-    def __next__(self) -> StreamPage:
-        return next(self._pages)
-
-    def close(self) -> None:
-        """Stop pulling (e.g. the caller is shutting down); pages already taken stay taken."""
-        self._pages.close()
-
     # -- the walk -----------------------------------------------------------------------------
-
-    def _pull(self) -> Iterator[StreamPage]:
-        for item in self.work():
-            if isinstance(item, WorkUnit):
-                yield from item.pages(self.client)
-            else:
-                yield item
 
     def work(self) -> Iterator[StreamPage | WorkUnit]:
         """The pull as work a caller may spread over threads: the terms and courses pages
@@ -394,7 +340,14 @@ class CanvasPull(Iterator[StreamPage]):
             # answers 403; a token that does not work at all has failed on the terms already.
             if not spec.optional or (isinstance(exc, AuthenticationError) and exc.status != 401):
                 raise
-            skipped = SkippedStream(spec.stream, scope, exc.endpoint, exc.status)
+            skipped = SkippedStream(
+                spec.stream,
+                scope,
+                exc.endpoint,
+                exc.status,
+                f"Let the account behind the token read the outcomes of course {scope} (or "
+                "switch outcomes on for the course)",
+            )
             self.warnings.append(skipped)
             logger.warning("%s", skipped)
 

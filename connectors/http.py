@@ -31,7 +31,7 @@ import re
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Protocol, runtime_checkable
 from urllib.parse import quote, unquote, urlencode, urljoin, urlsplit, urlunsplit
 
@@ -88,8 +88,38 @@ class HttpSettings:
     retry_after_max: int = 300  # a Retry-After longer than this is cut to it
     user_agent: str = "Pathways (+https://github.com/pathways-k12/pathways)"
 
+    @classmethod
+    def from_options(cls, options: Any) -> HttpSettings:
+        """Settings from a source's `http:` options in pathways.yaml (models.config.HttpOptions)."""
+        return cls(
+            connect_timeout=options.connect_timeout,
+            read_timeout=options.read_timeout,
+            max_retries=options.max_retries,
+            backoff_factor=options.backoff_factor,
+        )
+
 
 DEFAULT_SETTINGS = HttpSettings()
+
+
+@dataclass(frozen=True)
+class SkippedStream:
+    """An optional stream the service refused (or does not have): no data of it tonight, a
+    warning with what to do, and not recorded as done, so the next sync asks again."""
+
+    stream: str  # e.g. "canvas.outcome_results"
+    scope: str  # "" or the parent id, e.g. the course id
+    endpoint: str  # the path refused (no secrets)
+    status: int | None  # the HTTP status of the refusal
+    remedy: str  # what a person can do about it
+
+    def __str__(self) -> str:
+        of = f" (scope {self.scope})" if self.scope else ""
+        answer = "does not have it" if self.status == 404 else "refused it"
+        return (
+            f"{self.stream}{of} was skipped: the service {answer} ({self.status}) at "
+            f"{self.endpoint}. {self.remedy}; the next sync asks again."
+        )
 
 
 @dataclass
@@ -243,6 +273,45 @@ class StreamState(Protocol):
         """Start time (UTC, tz-aware) of the sync in which this stream+scope last completed;
         None if never."""
         ...
+
+
+class ApiPull(Iterator[StreamPage]):
+    """One pull of an API source: its pages in order (iterate it), or the same pages as work a
+    caller may spread over threads (`work()`). After or during the pull, `warnings` lists the
+    optional streams the service refused."""
+
+    def __init__(
+        self, client: ApiClient, settings: Any, state: StreamState, *, now: datetime | None = None
+    ) -> None:
+        self.client = client
+        self.settings = settings
+        self.state = state
+        self.now = now if now is not None else datetime.now(UTC)
+        if self.now.tzinfo is None:
+            raise ValueError(f"now must be tz-aware, got {self.now!r}")
+        self.warnings: list[SkippedStream] = []
+        self._pages = self._pull()
+
+    def work(self) -> Iterator[StreamPage | WorkUnit]:
+        """Pages to commit in order, and units whose pages may be pulled in any order."""
+        raise NotImplementedError
+
+    def __iter__(self) -> ApiPull:
+        return self
+
+    def __next__(self) -> StreamPage:
+        return next(self._pages)
+
+    def close(self) -> None:
+        """Stop pulling (e.g. the caller is shutting down); pages already taken stay taken."""
+        self._pages.close()
+
+    def _pull(self) -> Iterator[StreamPage]:
+        for item in self.work():
+            if isinstance(item, WorkUnit):
+                yield from item.pages(self.client)
+            else:
+                yield item
 
 
 def redact_url(url: str) -> str:

@@ -47,6 +47,7 @@ from urllib.parse import urlsplit
 from connectors.http import (
     DEFAULT_SETTINGS,
     ApiClient,
+    ApiPull,
     BadResponseError,
     HttpSettings,
     NotFoundError,
@@ -54,6 +55,7 @@ from connectors.http import (
     Page,
     PermissionDeniedError,
     RequestStats,
+    SkippedStream,
     StreamPage,
     StreamState,
     WorkUnit,
@@ -169,12 +171,7 @@ class OneRosterRestSettings:
             scope=source.scope,
             page_size=source.page_size,
             overlap=timedelta(minutes=source.overlap_minutes),
-            http=HttpSettings(
-                connect_timeout=options.connect_timeout,
-                read_timeout=options.read_timeout,
-                max_retries=options.max_retries,
-                backoff_factor=options.backoff_factor,
-            ),
+            http=HttpSettings.from_options(options),
         )
 
 
@@ -197,27 +194,6 @@ def oneroster_rest_client(
     )
 
 
-@dataclass(frozen=True)
-class SkippedStream:
-    """An optional collection the service refused to give (403) or does not have (404)."""
-
-    stream: str  # e.g. "oneroster_rest.demographics"
-    endpoint: str  # the path refused, e.g. /ims/oneroster/rostering/v1p2/demographics
-    status: int | None  # the HTTP status of the refusal
-
-    def __str__(self) -> str:
-        if self.status == 404:
-            why = "the service does not offer it (404)"
-            fix = "If it should, check the service's base URL and version"
-        else:
-            why = f"the service refused it ({self.status})"
-            fix = "Ask the district to grant the client the scope that covers it"
-        return (
-            f"{self.stream} was skipped: {why} at {self.endpoint}. {fix}; the next sync asks "
-            "again, from the top."
-        )
-
-
 def oneroster_rest_pages(
     client: ApiClient,
     settings: OneRosterRestSettings,
@@ -231,36 +207,9 @@ def oneroster_rest_pages(
     return OneRosterRestPull(client, settings, state, now=now)
 
 
-class OneRosterRestPull(Iterator[StreamPage]):
+class OneRosterRestPull(ApiPull):
     """The pages of one pull, in order; after (or during) the pull, `warnings` lists the
     optional collections the service refused or does not have."""
-
-    def __init__(
-        self,
-        client: ApiClient,
-        settings: OneRosterRestSettings,
-        state: StreamState,
-        *,
-        now: datetime | None = None,
-    ) -> None:
-        self.client = client
-        self.settings = settings
-        self.state = state
-        self.now = now if now is not None else datetime.now(UTC)
-        if self.now.tzinfo is None:
-            raise ValueError(f"now must be tz-aware, got {self.now!r}")
-        self.warnings: list[SkippedStream] = []
-        self._pages = self._pull()
-
-    def __iter__(self) -> OneRosterRestPull:
-        return self
-
-    def __next__(self) -> StreamPage:
-        return next(self._pages)
-
-    def close(self) -> None:
-        """Stop pulling; pages already taken stay taken."""
-        self._pages.close()
 
     def delta_filter(self, collection: OneRosterCollection) -> str | None:
         """The `filter` of the collection's listing: None for a full pull (never completed),
@@ -271,10 +220,6 @@ class OneRosterRestPull(Iterator[StreamPage]):
             return None
         since = min(watermark, self.now) - self.settings.overlap
         return f"dateLastModified>'{oneroster_time(since)}'"
-
-    def _pull(self) -> Iterator[StreamPage]:
-        for unit in self.work():
-            yield from unit.pages(self.client)
 
     def work(self) -> Iterator[WorkUnit]:
         """The pull as work a caller may spread over threads: one unit per collection (each
@@ -290,7 +235,15 @@ class OneRosterRestPull(Iterator[StreamPage]):
         except (PermissionDeniedError, NotFoundError) as exc:
             if not collection.optional:
                 raise
-            skipped = SkippedStream(collection.stream, exc.endpoint, exc.status)
+            skipped = SkippedStream(
+                collection.stream,
+                "",
+                exc.endpoint,
+                exc.status,
+                "If the service should offer it, check its base URL and version"
+                if exc.status == 404
+                else "Ask the district to grant the client the scope that covers it",
+            )
             self.warnings.append(skipped)
             logger.warning("%s", skipped)
 
