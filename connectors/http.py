@@ -432,6 +432,14 @@ class _Bearer(AuthBase):
         return request
 
 
+class _CutOffToken(Exception):
+    """The token endpoint's answer was cut off; `error` is what to raise if it keeps being."""
+
+    def __init__(self, error: ApiError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
 class _BrokenBody(Exception):
     """The answer's body broke off or stalled mid-transfer (after urllib3's retries)."""
 
@@ -563,10 +571,26 @@ class ApiClient:
             records = self._records(response, items)
             more = len(records) >= limit
             next_offset = offset + len(records)
+            if not more:
+                self._warn_if_capped(response, next_offset, limit)
             yield Page(items=records, url=response.url, next=str(next_offset) if more else None)
             if not more:
                 return
             offset = next_offset
+
+    def _warn_if_capped(self, response: JsonResponse, seen: int, limit: int) -> None:
+        # The total-count header never decides where a listing ends, but when it says there is
+        # more than a short page left us with, the server may be capping `limit`: say so.
+        total = next((v for k, v in response.headers.items() if k.lower() == "x-total-count"), "")
+        if total.isdigit() and int(total) > seen:
+            logger.warning(
+                "%s ended on a short page after %d record(s) while X-Total-Count says %s: "
+                "if the server caps `limit` below %d, lower the source's page_size",
+                _endpoint(response.url),
+                seen,
+                total,
+                limit,
+            )
 
     # -- one JSON GET, with everything that can go wrong -------------------------------------
 
@@ -773,7 +797,21 @@ class ApiClient:
         return token
 
     def _fetch_token(self, auth: OAuth2ClientCredentials) -> tuple[str, float | None]:
-        """A new access token for the client credentials (RFC 6749 §4.4)."""
+        """A new access token for the client credentials (RFC 6749 §4.4). An answer cut off
+        mid-transfer (a body that breaks off, JSON that ends early) is asked for again, like
+        any API page, before the night is failed for want of a token."""
+        attempts = self.settings.bad_json_retries + 1
+        for attempt in range(1, attempts + 1):
+            try:
+                return self._token_once(auth)
+            except _CutOffToken as cut:
+                self.stats.bad_json += 1
+                if attempt == attempts:
+                    raise cut.error from None
+                self.stats.retries += 1
+        raise AssertionError("unreachable")
+
+    def _token_once(self, auth: OAuth2ClientCredentials) -> tuple[str, float | None]:
         shown = redact_url(auth.token_url)
         form = {"grant_type": "client_credentials"}
         if auth.scope:
@@ -787,11 +825,14 @@ class ApiClient:
         try:
             response = self._send(request)
         except (TransportError, _BrokenBody) as exc:
-            raise self._error(
+            error = self._error(
                 AuthenticationError,
                 f"Could not get an access token from the token endpoint {shown}: {exc}",
                 auth.token_url,
-            ) from None
+            )
+            if isinstance(exc, _BrokenBody):
+                raise _CutOffToken(error) from None
+            raise error from None
         status = response.status_code
         if status in (400, 401, 403):
             raise self._error(
@@ -813,6 +854,17 @@ class ApiClient:
             )
         try:
             body = _json_body(response)
+        except json.JSONDecodeError as exc:
+            raise _CutOffToken(
+                self._error(
+                    AuthenticationError,
+                    f"The token endpoint {shown} answered {status} with a body that is not "
+                    f"JSON ({_json_error(exc, response)}), again and again.",
+                    auth.token_url,
+                    status,
+                )
+            ) from None
+        try:
             token = body["access_token"]
             if not isinstance(token, str) or not token:
                 raise ValueError("access_token is not a string")

@@ -299,7 +299,9 @@ class OneRosterRestSource(_ApiSource):
     client_id_env: Annotated[str, Field(pattern=_ENV_NAME)]
     client_secret_env: Annotated[str, Field(pattern=_ENV_NAME)]
     scope: str | None = None
-    page_size: Annotated[int, Field(ge=1, le=10_000)] = 100
+    # Records a page; keep it within the service's own maximum (often 1,000): a service that
+    # silently caps it returns short pages, and a short page is the end of a listing.
+    page_size: Annotated[int, Field(ge=1, le=1_000)] = 100
     overlap_minutes: Annotated[int, Field(ge=0)] = 60
 
 

@@ -220,6 +220,24 @@ def test_offset_paging_stops_on_a_short_page_whatever_the_total_count_header_say
     assert all(r.args["filter"] == "status='active'" for r, _ in lms.log)
 
 
+def test_a_short_page_that_the_total_count_contradicts_warns_that_limit_may_be_capped(
+    lms: HTTPServer, caplog: pytest.LogCaptureFixture
+):
+    users = [{"sourcedId": f"u{i}"} for i in range(10)]
+
+    def capped(request: Request) -> Response:
+        offset = int(request.args["offset"])  # the server answers 3 however many are asked for
+        return json_response({"users": users[offset : offset + 3]}, headers={"X-Total-Count": "10"})
+
+    lms.expect_request("/ims/oneroster/rostering/v1p2/users").respond_with_handler(capped)
+
+    with ApiClient(lms.url_for("/ims/oneroster/rostering/v1p2"), None, FAST) as client:
+        pages = list(client.pages_by_offset("users", limit=5, items=lambda d: d["users"]))
+
+    assert [len(page.items) for page in pages] == [3]
+    assert "X-Total-Count says 10" in caplog.text and "lower the source's page_size" in caplog.text
+
+
 def test_offset_paging_stops_on_an_empty_page_and_resumes_at_an_offset(lms: HTTPServer):
     classes = [{"sourcedId": f"c{i}"} for i in range(4)]
 
@@ -566,6 +584,38 @@ def test_the_token_endpoint_is_retried_on_5xx(lms: HTTPServer):
         assert client.get("orgs").data == {"orgs": []}
 
     assert len([r for r, _ in lms.log if r.path == "/oauth/token"]) == 2
+
+
+def test_a_token_answer_cut_off_mid_json_is_asked_for_again(lms: HTTPServer):
+    cut = Response('{"access_token": "acc', 200, content_type="application/json")
+    lms.expect_request("/oauth/token", method="POST").respond_with_handler(
+        in_turn(cut, json_response({"access_token": "access-1"}))
+    )
+    lms.expect_request(
+        "/ims/oneroster/rostering/v1p2/orgs", headers={"Authorization": "Bearer access-1"}
+    ).respond_with_json({"orgs": []})
+
+    base = lms.url_for("/ims/oneroster/rostering/v1p2")
+    with ApiClient(base, oneroster_credentials(lms), FAST) as client:
+        assert client.get("orgs").data == {"orgs": []}
+
+    assert len([r for r, _ in lms.log if r.path == "/oauth/token"]) == 2
+    assert client.stats.bad_json == 1 and client.stats.retries == 1
+
+
+def test_a_token_answer_that_stays_cut_off_is_an_authentication_error(lms: HTTPServer):
+    lms.expect_request("/oauth/token", method="POST").respond_with_data(
+        '{"access_token": "acc', content_type="application/json"
+    )
+
+    base = lms.url_for("/ims/oneroster/rostering/v1p2")
+    client = ApiClient(base, oneroster_credentials(lms), FAST)
+    with client, pytest.raises(AuthenticationError, match="not JSON"):
+        client.get("orgs")
+
+    attempts = FAST.bad_json_retries + 1
+    assert len([r for r, _ in lms.log if r.path == "/oauth/token"]) == attempts
+    assert CLIENT_SECRET not in str(client.stats.as_dict())
 
 
 def test_a_refused_static_token_is_an_authentication_error_naming_where_it_came_from(
