@@ -255,7 +255,8 @@ class ApiSync:
 
     def commit_many(self, pages: list[StreamPage], run_id: str | None = None) -> list[PageCounts]:
         """Commit several pages (of any streams) in one transaction, each with its checkpoint:
-        one write to disk instead of one per page, all or nothing."""
+        one write to disk and a few statements per table instead of three per page, all or
+        nothing. The counts are what committing the pages one by one would have said."""
         if self._finished:
             raise RuntimeError(f"sync {self.sync_id} is finished; begin a new one to commit")
         for table in {page.table for page in pages} - self._tables:
@@ -263,11 +264,14 @@ class ApiSync:
             self._tables.add(table)
         rows = [_page_rows(page) for page in pages]
         now = datetime.now(UTC)
-        counted: list[PageCounts] = []
+        counted: list[PageCounts] = [PageCounts(0, 0, 0)] * len(pages)
         self.con.begin()
         try:
-            for page, (keys, records, hashes) in zip(pages, rows, strict=True):
-                counted.append(self._write(page, keys, records, hashes, now, run_id))
+            for table in dict.fromkeys(page.table for page in pages):
+                indexes = [i for i, page in enumerate(pages) if page.table == table]
+                for i, counts in self._write_table(table, indexes, rows, now, run_id).items():
+                    counted[i] = counts
+            self._write_checkpoints(pages, now)
             self.con.commit()
         except BaseException:
             # The connection may already be gone (that may be the failure): keep the first error.
@@ -286,65 +290,92 @@ class ApiSync:
             self.totals.add(page.table, counts)
         return counted
 
-    def _write(
+    def _write_table(
         self,
-        page: StreamPage,
-        keys: list[str],
-        records: list[str],
-        hashes: list[str],
+        table: str,
+        indexes: list[int],
+        rows: list[tuple[list[str], list[str], list[str]]],
         now: datetime,
         run_id: str | None,
-    ) -> PageCounts:
-        """One page's rows and checkpoint, inside the caller's transaction."""
-        table = f"raw.{quote_ident(page.table)}"
-        rows = {"source": self.source, "keys": keys, "records": records, "hashes": hashes}
-        done = page.cursor is None
-        ((inserted, updated, unchanged),) = _run(
-            self.con,
-            f"""
-            SELECT
-                count(*) FILTER (WHERE t._key IS NULL),
-                count(*) FILTER (WHERE t._content_hash <> p.hash),
-                count(*) FILTER (WHERE t._content_hash = p.hash)
-            FROM (SELECT unnest($keys::VARCHAR[]) AS key, unnest($hashes::VARCHAR[]) AS hash) p
-            LEFT JOIN {table} t ON t._source = $source AND t._key = p.key
-            """,
-            {"source": self.source, "keys": keys, "hashes": hashes},
-        )
-        _run(
-            self.con,
-            f"""
-            INSERT INTO {table}
-                (_source, _key, _record, _content_hash, _batch_id, _run_id, _loaded_at)
-            SELECT $source, key, record::JSON, hash, $batch_id, $run_id, $loaded_at
-            FROM (
-                SELECT unnest($keys::VARCHAR[]) AS key,
-                       unnest($records::VARCHAR[]) AS record,
-                       unnest($hashes::VARCHAR[]) AS hash
+    ) -> dict[int, PageCounts]:
+        """Upsert the rows of the pages at `indexes` (all of `table`), inside the caller's
+        transaction; their counts, page by page, as if committed in order."""
+        target = f"raw.{quote_ident(table)}"
+        keys = list({key for i in indexes for key in rows[i][0]})
+        stored = dict(
+            _run(
+                self.con,
+                f"SELECT _key, _content_hash FROM {target} "
+                "WHERE _source = $source AND _key IN (SELECT unnest($keys::VARCHAR[]))",
+                {"source": self.source, "keys": keys},
             )
-            ON CONFLICT (_source, _key) DO UPDATE SET
-                _record = excluded._record,
-                _content_hash = excluded._content_hash,
-                _batch_id = excluded._batch_id,
-                _run_id = excluded._run_id,
-                _loaded_at = excluded._loaded_at
-            -- an unchanged record keeps its row as it was: nothing downstream sees it move
-            WHERE _content_hash <> excluded._content_hash
-            """,
-            {
-                **rows,
-                "batch_id": self.sync_id,
-                "run_id": run_id or self.run_id,
-                "loaded_at": now,
-            },
         )
+        counts: dict[int, PageCounts] = {}
+        final: dict[str, tuple[str, str]] = {}  # key → (record, hash), the last page's
+        for i in indexes:
+            inserted = updated = unchanged = 0
+            for key, record, digest in zip(*rows[i], strict=True):
+                before = stored.get(key)
+                if before is None:
+                    inserted += 1
+                elif before != digest:
+                    updated += 1
+                else:
+                    unchanged += 1
+                stored[key] = digest
+                final[key] = (record, digest)
+            counts[i] = PageCounts(inserted=inserted, updated=updated, unchanged=unchanged)
+        if final:
+            _run(
+                self.con,
+                f"""
+                INSERT INTO {target}
+                    (_source, _key, _record, _content_hash, _batch_id, _run_id, _loaded_at)
+                SELECT $source, key, record::JSON, hash, $batch_id, $run_id, $loaded_at
+                FROM (
+                    SELECT unnest($keys::VARCHAR[]) AS key,
+                           unnest($records::VARCHAR[]) AS record,
+                           unnest($hashes::VARCHAR[]) AS hash
+                )
+                ON CONFLICT (_source, _key) DO UPDATE SET
+                    _record = excluded._record,
+                    _content_hash = excluded._content_hash,
+                    _batch_id = excluded._batch_id,
+                    _run_id = excluded._run_id,
+                    _loaded_at = excluded._loaded_at
+                -- an unchanged record keeps its row as it was: nothing downstream sees it move
+                WHERE _content_hash <> excluded._content_hash
+                """,
+                {
+                    "source": self.source,
+                    "keys": list(final),
+                    "records": [record for record, _ in final.values()],
+                    "hashes": [digest for _, digest in final.values()],
+                    "batch_id": self.sync_id,
+                    "run_id": run_id or self.run_id,
+                    "loaded_at": now,
+                },
+            )
+        return counts
+
+    def _write_checkpoints(self, pages: list[StreamPage], now: datetime) -> None:
+        """Every page's stream moves to where that page leaves it (the last page of a stream
+        in the batch wins), inside the caller's transaction."""
+        last = {(page.stream, page.scope): page for page in pages}
         _run(
             self.con,
             """
             INSERT INTO audit.api_checkpoints
                 (source, stream, scope, sync_id, state, cursor, completed_started_at,
                  updated_at)
-            VALUES ($source, $stream, $scope, $sync_id, $state, $cursor, $completed, $now)
+            SELECT $source, stream, scope, $sync_id, state, cursor, completed, $now
+            FROM (
+                SELECT unnest($streams::VARCHAR[]) AS stream,
+                       unnest($scopes::VARCHAR[]) AS scope,
+                       unnest($states::VARCHAR[]) AS state,
+                       unnest($cursors::VARCHAR[]) AS cursor,
+                       unnest($completed::TIMESTAMPTZ[]) AS completed
+            )
             ON CONFLICT (source, stream, scope) DO UPDATE SET
                 sync_id = excluded.sync_id,
                 state = excluded.state,
@@ -356,16 +387,15 @@ class ApiSync:
             """,
             {
                 "source": self.source,
-                "stream": page.stream,
-                "scope": page.scope,
                 "sync_id": self.sync_id,
-                "state": "done" if done else "running",
-                "cursor": page.cursor,
-                "completed": self.started_at if done else None,
                 "now": now,
+                "streams": [stream for stream, _ in last],
+                "scopes": [scope for _, scope in last],
+                "states": ["done" if p.cursor is None else "running" for p in last.values()],
+                "cursors": [p.cursor for p in last.values()],
+                "completed": [self.started_at if p.cursor is None else None for p in last.values()],
             },
         )
-        return PageCounts(inserted=inserted, updated=updated, unchanged=unchanged)
 
     def finish(self) -> None:
         """Mark the sync finished: the next `begin` for this source starts a new sync."""
