@@ -34,7 +34,7 @@ FAULTS = {"error_rate": 0.05, "timeout_rate": 0.05}
 # The client's patience: generous next to the sample LMS's usual few milliseconds a page, and
 # shorter than the 2 s a timed-out answer takes.
 HTTP = {"connect_timeout": 2.0, "read_timeout": 1.0, "max_retries": 10, "backoff_factor": 0.1}
-CONCURRENCY = 8
+CONCURRENCY = 12
 ENV = {"CANVAS_TOKEN": None, "ONEROSTER_CLIENT_ID": None, "ONEROSTER_CLIENT_SECRET": None}
 
 
