@@ -245,10 +245,8 @@ def _cmd_demo(args: argparse.Namespace, console: Console) -> int:
 
 @contextmanager
 def _sample_lms(district: Path, port: int) -> Iterator["SampleLms"]:
-    """The sample LMS over `district`, with credentials from the environment (made up and put
-    there for this process when unset, as they are sample credentials)."""
-    import secrets
-
+    """The sample LMS over `district`, with credentials from the environment (made up where
+    unset: see `_sample_credentials`)."""
     from sample_district.lms_server import (
         CANVAS_TOKEN_ENV,
         CLIENT_ID_ENV,
@@ -256,8 +254,7 @@ def _sample_lms(district: Path, port: int) -> Iterator["SampleLms"]:
         SampleLms,
     )
 
-    for name in (CANVAS_TOKEN_ENV, CLIENT_ID_ENV, CLIENT_SECRET_ENV):
-        os.environ.setdefault(name, secrets.token_urlsafe(24))
+    _sample_credentials()
     lms = SampleLms(
         district,
         port=port,
@@ -271,27 +268,38 @@ def _sample_lms(district: Path, port: int) -> Iterator["SampleLms"]:
         lms.stop()
 
 
-def _cmd_sample_lms(args: argparse.Namespace, console: Console) -> int:
+def _sample_credentials() -> list[str]:
+    """The sample LMS's credentials come from the environment; those unset (or empty) are made
+    up and put there for this process, as they guard only sample data. Returns the names made
+    up, so a caller may print them for a client to use."""
     import secrets
+
+    from sample_district.lms_server import CANVAS_TOKEN_ENV, CLIENT_ID_ENV, CLIENT_SECRET_ENV
+
+    made_up = [
+        name
+        for name in (CANVAS_TOKEN_ENV, CLIENT_ID_ENV, CLIENT_SECRET_ENV)
+        if not os.environ.get(name)
+    ]
+    for name in made_up:
+        os.environ[name] = secrets.token_urlsafe(24)
+    return made_up
+
+
+def _cmd_sample_lms(args: argparse.Namespace, console: Console) -> int:
     import signal
     import time
 
-    from sample_district.lms_server import Faults, SampleLms, Throttle
+    from sample_district.lms_server import (
+        CANVAS_TOKEN_ENV,
+        CLIENT_ID_ENV,
+        CLIENT_SECRET_ENV,
+        Faults,
+        SampleLms,
+        Throttle,
+    )
 
-    # Secrets come from the environment; ones made up here are printed so a client can use them,
-    # but a secret that came from the environment is never echoed.
-    made_up: list[tuple[str, str]] = []
-
-    def secret(name: str) -> str:
-        value = os.environ.get(name)
-        if not value:
-            value = secrets.token_urlsafe(24)
-            made_up.append((name, value))
-        return value
-
-    canvas_token = secret("CANVAS_TOKEN")
-    client_id = secret("ONEROSTER_CLIENT_ID")
-    client_secret = secret("ONEROSTER_CLIENT_SECRET")
+    made_up = _sample_credentials()
     faults = Faults(
         error_rate=args.error_rate,
         timeout_rate=args.timeout_rate,
@@ -304,9 +312,9 @@ def _cmd_sample_lms(args: argparse.Namespace, console: Console) -> int:
         Path(args.district),
         host=args.host,
         port=args.port,
-        canvas_token=canvas_token,
-        client_id=client_id,
-        client_secret=client_secret,
+        canvas_token=os.environ[CANVAS_TOKEN_ENV],
+        client_id=os.environ[CLIENT_ID_ENV],
+        client_secret=os.environ[CLIENT_SECRET_ENV],
         faults=faults,
         throttle=Throttle(
             capacity=args.bucket_capacity,
@@ -320,8 +328,9 @@ def _cmd_sample_lms(args: argparse.Namespace, console: Console) -> int:
     console.print(f"OAuth2 token:    {lms.token_url}", highlight=False)
     if made_up:
         console.print("Generated credentials (set these in the client's shell):")
-        for name, value in made_up:
-            print(f"export {name}={value}")
+        # Only made-up secrets are printed; one that came from the environment never is.
+        for name in made_up:
+            print(f"export {name}={os.environ[name]}")
     console.print("Serving until Ctrl-C.")
 
     def interrupt(signum: int, frame: object) -> None:

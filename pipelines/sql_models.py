@@ -131,6 +131,8 @@ def _leading_comment(text: str) -> tuple[str, dict[str, str]]:
 def build_sql_asset(model: SqlModel) -> dg.AssetsDefinition:
     """One asset that (re)builds `layer.table` from its SQL file, atomically."""
 
+    reads_raw = any(schema == "raw" for schema, _ in model.upstream)
+
     @dg.asset(
         key=model.key,
         deps=[dg.AssetKey(list(ref)) for ref in model.upstream],
@@ -145,9 +147,10 @@ def build_sql_asset(model: SqlModel) -> dg.AssetsDefinition:
         target = f"{quote_ident(model.layer)}.{quote_ident(model.table)}"
         with warehouse.get_connection() as con:
             # One transaction: a model that fails leaves yesterday's table in place.
-            # Every source's raw tables exist, pulled or not, so a model over a source this
-            # district does not connect builds, empty.
-            ensure_raw_tables(con)
+            if reads_raw:
+                # Every source's raw tables exist, pulled or not, so a model over a source
+                # this district does not connect builds, empty.
+                ensure_raw_tables(con)
             con.execute("BEGIN TRANSACTION")
             try:
                 con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(model.layer)}")
