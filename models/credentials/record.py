@@ -38,6 +38,9 @@ class Check:
     name: str  # context | terms | proof | jws | schema | validity | status | recipient | structure
     outcome: CheckOutcome
     message: str  # plain words a data person can act on; no personal data
+    # The verification status (one of VERIFICATION_STATUSES) this check gives the credential when
+    # its outcome is "fail" or "warn"; None for a plain warning that leaves the status alone.
+    status: str | None = None
 
 
 @dataclass(frozen=True)
@@ -62,7 +65,8 @@ class TrustStore:
     Keyed by the exact URL / DID the credential names. Loaded by `connectors.trust_cache`.
     """
 
-    # DID → DID document (did:web documents; did:key needs none).
+    # DID → DID document (did:web documents; did:key needs none). Also an HTTPS issuer URL → its
+    # controller document, which binds keys named `https://issuer#…` to that issuer.
     did_documents: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     # statusListCredential URL → the status list credential (BitstringStatusListCredential or
     # 1EdTechRevocationList document).
