@@ -186,6 +186,12 @@ class BearerToken:
     secret_from: str = "the configuration"
 
 
+@dataclass(frozen=True)
+class BasicToken(BearerToken):
+    """A static API token sent as the HTTP Basic user name with an empty password (Credly); kept
+    out of every message like a bearer token."""
+
+
 @dataclass
 class OAuth2ClientCredentials:
     """OAuth 2 client credentials (OneRoster 1.2): the client id and secret go to `token_url`
@@ -528,7 +534,7 @@ class ApiClient:
         while True:
             response = self._get_json(url, query)
             records = self._records(response, items)
-            next_url = _next_link(response.headers.get("Link"))
+            next_url = next_link(response.headers.get("Link"))
             if next_url is not None:
                 next_url = urljoin(response.url, next_url)
                 self._check_origin(next_url, BadResponseError, "the next-page link")
@@ -782,6 +788,9 @@ class ApiClient:
     # -- auth ---------------------------------------------------------------------------------
 
     def _authorization(self) -> AuthBase | None:
+        # AuthBase objects: requests drops them on a redirect to another host.
+        if isinstance(self.auth, BasicToken):
+            return HTTPBasicAuth(self.auth.token, "")
         if isinstance(self.auth, BearerToken):
             return _Bearer(self.auth.token)
         if isinstance(self.auth, OAuth2ClientCredentials):
@@ -1019,7 +1028,7 @@ _LINK_VALUE = re.compile(r"<([^>]*)>([^<]*)")
 _LINK_PARAM = re.compile(r';\s*([^\s;=,]+)\s*(?:=\s*(?:"([^"]*)"|([^\s;,]*)))?')
 
 
-def _next_link(header: str | None) -> str | None:
+def next_link(header: str | None) -> str | None:
     """The target of `rel="next"` in a Link header (RFC 8288), matched case-insensitively;
     Canvas also sends current, first and last."""
     for match in _LINK_VALUE.finditer(header or ""):

@@ -307,6 +307,74 @@ class OneRosterRestSource(_ApiSource):
 
 LmsSource = Annotated[CanvasSource | OneRosterRestSource, Field(discriminator="kind")]
 
+# The Open Badges 3.0 API's read scope (1EdTech OB 3.0, "Scopes": getCredentials).
+OB3_CREDENTIAL_READONLY_SCOPE = "https://purl.imsglobal.org/spec/ob/v3p0/scope/credential.readonly"
+# A platform's own id in a URL path: no slash, no whitespace, no query.
+_PATH_ID = r"^[^/\s?#]+$"
+
+
+class Ob3ApiSource(_ApiSource):
+    """An Open Badges 3.0 service (getCredentials), read with OAuth 2 client credentials."""
+
+    kind: Literal["ob3_api"]
+    name: Annotated[str, Field(pattern=_SOURCE_NAME)] = "ob3_api"
+    token_url: Annotated[str, Field(pattern=r"^https?://[^\s]+$")]
+    client_id_env: Annotated[str, Field(pattern=_ENV_NAME)]
+    client_secret_env: Annotated[str, Field(pattern=_ENV_NAME)]
+    scope: str = OB3_CREDENTIAL_READONLY_SCOPE
+    # Credentials a page (`limit`); keep it within the service's own maximum.
+    page_size: Annotated[int, Field(ge=1, le=1_000)] = 100
+    # `since` re-reads this far behind the last complete sync's start, for clock skew.
+    overlap_minutes: Annotated[int, Field(ge=0)] = 60
+
+
+class BadgrSource(_ApiSource):
+    """Badgr / Canvas Credentials (API v2): the assertions of the district's issuers, read with an
+    access token."""
+
+    kind: Literal["badgr"]
+    name: Annotated[str, Field(pattern=_SOURCE_NAME)] = "badgr"
+    # The environment variable holding the access token (never the token itself).
+    token_env: Annotated[str, Field(pattern=_ENV_NAME)]
+    # The issuers to read, by Badgr entityId (the id in the issuer's URL on the platform).
+    issuer_ids: Annotated[tuple[Annotated[str, Field(pattern=_PATH_ID)], ...], Field(min_length=1)]
+    # Records a page (`num`); Badgr serves at most 500.
+    page_size: Annotated[int, Field(ge=1, le=500)] = 100
+
+    @field_validator("issuer_ids", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+
+class CredlySource(_ApiSource):
+    """A Credly organization's issued badges, read with its API authorization token. Credly
+    pages its listings itself (no page size to set) and is read whole each night: see
+    `connectors.credly`."""
+
+    kind: Literal["credly"]
+    name: Annotated[str, Field(pattern=_SOURCE_NAME)] = "credly"
+    base_url: Annotated[str, Field(pattern=r"^https?://[^\s]+$")] = "https://api.credly.com"
+    organization_id: Annotated[str, Field(pattern=_PATH_ID)]
+    # The environment variable holding the organization's authorization token.
+    token_env: Annotated[str, Field(pattern=_ENV_NAME)]
+
+
+class BadgeFilesSource(_Settings):
+    """A folder of badge files the district collects (baked PNG / SVG, OB 2.0 / 3.0 JSON, JWTs),
+    read whole each night."""
+
+    kind: Literal["badge_files"]
+    name: Annotated[str, Field(pattern=_SOURCE_NAME)] = "badge_files"
+    path: Path
+
+
+CredentialSource = Annotated[
+    Ob3ApiSource | BadgrSource | CredlySource | BadgeFilesSource, Field(discriminator="kind")
+]
+# Every source pulled through the API machinery (pipelines.api_sources).
+ApiSourceConfig = CanvasSource | OneRosterRestSource | Ob3ApiSource | BadgrSource | CredlySource
+
 
 class SourcesSettings(_Settings):
     """The systems the district connects; the SIS is the master of learner identity."""
@@ -315,7 +383,10 @@ class SourcesSettings(_Settings):
     # One LMS, or a list of them (e.g. Canvas for high schools, another for elementary).
     lms: tuple[LmsSource, ...] = ()
 
-    @field_validator("lms", mode="before")
+    # Credential platforms and badge folders, one or a list.
+    credentials: tuple[CredentialSource, ...] = ()
+
+    @field_validator("lms", "credentials", mode="before")
     @classmethod
     def _one_or_many(cls, value: Any) -> Any:
         return [value] if isinstance(value, dict) else value
@@ -331,11 +402,55 @@ class SourcesSettings(_Settings):
             )
         return value
 
+    @field_validator("credentials")
+    @classmethod
+    def _unique_credential_names(
+        cls, value: tuple[CredentialSource, ...]
+    ) -> tuple[CredentialSource, ...]:
+        names = [source.name for source in value]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValueError(
+                f"two credential sources are named {repeated[0]!r}; give each a distinct "
+                "`name` (it keeps their rows and checkpoints apart)"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _names_unique_across_lists(self) -> SourcesSettings:
+        # Names key raw rows (`_source`) and checkpoints, which all API sources share.
+        lms = {source.name for source in self.lms}
+        shared = sorted(lms & {source.name for source in self.credentials})
+        if shared:
+            raise ValueError(
+                f"an LMS source and a credential source are both named {shared[0]!r}; give "
+                "each a distinct `name`"
+            )
+        return self
+
+    @property
+    def api_sources(self) -> tuple[ApiSourceConfig, ...]:
+        """Every source pulled through the API machinery: the LMSs, then the credential
+        platforms (badge folders are read as files, not here)."""
+        return (
+            *self.lms,
+            *(s for s in self.credentials if not isinstance(s, BadgeFilesSource)),
+        )
+
 
 class PrivacySettings(_Settings):
     """Privacy defaults for everything aggregated."""
 
     min_group_size: Annotated[int, Field(ge=1)] = 10
+
+
+class VerificationSettings(_Settings):
+    """What credential verification may read instead of the network."""
+
+    # A folder of cached JSON the district supplies: DID documents (did:web), status list
+    # credentials, and OB 2.0 hosted assertions / badge classes / issuers / keys. Credentials
+    # that need a document not in it are reported as not verifiable offline.
+    trust_dir: Path | None = None
 
 
 class PathwaysConfig(_Settings):
@@ -346,6 +461,7 @@ class PathwaysConfig(_Settings):
     schedule: ScheduleSettings = ScheduleSettings()
     sources: SourcesSettings
     privacy: PrivacySettings = PrivacySettings()
+    verification: VerificationSettings = VerificationSettings()
 
 
 def load_config(path: str | Path) -> PathwaysConfig:
@@ -380,6 +496,12 @@ def _resolve_paths(config: PathwaysConfig, base: Path) -> PathwaysConfig:
         sis = sis.model_copy(
             update={"path": resolve(sis.path), "drop_folder": resolve(sis.drop_folder)}
         )
+    credentials = tuple(
+        source.model_copy(update={"path": resolve(source.path)})
+        if isinstance(source, BadgeFilesSource)
+        else source
+        for source in config.sources.credentials
+    )
     return config.model_copy(
         update={
             "warehouse": config.warehouse.model_copy(
@@ -388,7 +510,10 @@ def _resolve_paths(config: PathwaysConfig, base: Path) -> PathwaysConfig:
                     "published_path": resolve(config.warehouse.published_path),
                 }
             ),
-            "sources": config.sources.model_copy(update={"sis": sis}),
+            "sources": config.sources.model_copy(update={"sis": sis, "credentials": credentials}),
+            "verification": config.verification.model_copy(
+                update={"trust_dir": resolve(config.verification.trust_dir)}
+            ),
         }
     )
 
@@ -411,10 +536,24 @@ def _explain(path: Path, node: yaml.Node | None, exc: ValidationError) -> str:
             message = f"unknown kind {error['input'].get('kind')!r}; supported: {supported}"
         elif error["type"] == "missing":
             message = "required key is missing"
+        elif error["type"] == "string_pattern_mismatch" and (
+            error["ctx"]["pattern"] in _PATTERN_HINTS
+        ):
+            # Never the value: a secret pasted where its variable's name belongs must not echo.
+            message = _PATTERN_HINTS[error["ctx"]["pattern"]]
         elif message.startswith("Value error, "):
             message = message.removeprefix("Value error, ")
         lines.append(f"  - {at}{where}: {message}")
     return "\n".join(lines)
+
+
+_PATTERN_HINTS = {
+    _ENV_NAME: "write the NAME of the environment variable that holds the secret (letters, "
+    "digits and _), never the secret itself",
+    r"^https?://[^\s]+$": "must be an http:// or https:// URL without spaces",
+    _SOURCE_NAME: "a source name is lower-case letters, digits and _, starting with a letter",
+    _PATH_ID: "an id as it appears in the platform's URLs: no /, ?, # or spaces",
+}
 
 
 def _suggest(word: str, choices: list[str]) -> str:
@@ -427,7 +566,16 @@ def _suggest(word: str, choices: list[str]) -> str:
 def _sources_by_kind() -> dict[str, type[BaseModel]]:
     return {
         kind: source
-        for source in (OneRosterCsvSource, SqlSource, CanvasSource, OneRosterRestSource)
+        for source in (
+            OneRosterCsvSource,
+            SqlSource,
+            CanvasSource,
+            OneRosterRestSource,
+            Ob3ApiSource,
+            BadgrSource,
+            CredlySource,
+            BadgeFilesSource,
+        )
         for kind in source.model_fields["kind"].annotation.__args__
     }
 

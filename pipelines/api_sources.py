@@ -1,4 +1,4 @@
-"""API sources (the LMS today, credential platforms next) as Dagster assets.
+"""API sources (the LMSs and the credential platforms) as Dagster assets.
 
 Each kind of API source is declared once, as data: the raw tables its connector writes and the
 functions that build its settings, its client and its pages. One multi-asset per kind then
@@ -18,7 +18,9 @@ from typing import Any
 import dagster as dg
 import duckdb
 
+from connectors.badgr import BADGR_TABLES, BadgrSettings, badgr_client, badgr_pages
 from connectors.canvas import CANVAS_TABLES, CanvasSettings, canvas_client, canvas_pages
+from connectors.credly import CREDLY_TABLES, CredlySettings, credly_client, credly_pages
 from connectors.http import (
     ApiClient,
     ApiError,
@@ -27,6 +29,7 @@ from connectors.http import (
     StreamState,
     WorkUnit,
 )
+from connectors.ob3_api import OB3_API_TABLES, Ob3ApiSettings, ob3_api_client, ob3_api_pages
 from connectors.oneroster_csv import ensure_oneroster_tables
 from connectors.oneroster_rest import (
     ONEROSTER_REST_TABLES,
@@ -34,7 +37,7 @@ from connectors.oneroster_rest import (
     oneroster_rest_client,
     oneroster_rest_pages,
 )
-from models.config import CanvasSource, OneRosterRestSource
+from models.config import ApiSourceConfig
 from pipelines.api_sync import ApiSync, ensure_api_raw_table, ensure_api_sync_tables
 from pipelines.warehouse import WAREHOUSE_POOL, WarehouseResource, table_row_count
 
@@ -74,6 +77,33 @@ API_SOURCE_KINDS: tuple[ApiSourceKind, ...] = (
         settings=OneRosterRestSettings.from_config,
         client=lambda settings, stats: oneroster_rest_client(settings, stats=stats),
         pages=oneroster_rest_pages,
+    ),
+    ApiSourceKind(
+        kind="ob3_api",
+        asset_name="credentials_ob3_api",
+        standard="the 1EdTech Open Badges 3.0 API",
+        tables=OB3_API_TABLES,
+        settings=Ob3ApiSettings.from_config,
+        client=lambda settings, stats: ob3_api_client(settings, stats=stats),
+        pages=ob3_api_pages,
+    ),
+    ApiSourceKind(
+        kind="badgr",
+        asset_name="credentials_badgr",
+        standard="the Badgr / Canvas Credentials API v2",
+        tables=BADGR_TABLES,
+        settings=BadgrSettings.from_config,
+        client=lambda settings, stats: badgr_client(settings, stats=stats),
+        pages=badgr_pages,
+    ),
+    ApiSourceKind(
+        kind="credly",
+        asset_name="credentials_credly",
+        standard="the Credly web service API",
+        tables=CREDLY_TABLES,
+        settings=CredlySettings.from_config,
+        client=lambda settings, stats: credly_client(settings, stats=stats),
+        pages=credly_pages,
     ),
 )
 
@@ -117,7 +147,7 @@ class SourcePull:
 def pull_api_source(
     con: duckdb.DuckDBPyConnection,
     kind: ApiSourceKind,
-    source: CanvasSource | OneRosterRestSource,
+    source: ApiSourceConfig,
     run_id: str,
     log: Callable[[str], None] = lambda message: None,
 ) -> SourcePull:
@@ -252,7 +282,7 @@ def _pull_in_parallel(
 
 
 def build_api_source_assets(
-    sources: tuple[CanvasSource | OneRosterRestSource, ...],
+    sources: tuple[ApiSourceConfig, ...],
 ) -> list[dg.AssetsDefinition]:
     """One multi-asset per configured kind of API source, covering its raw tables."""
     return [
@@ -263,7 +293,7 @@ def build_api_source_assets(
 
 
 def _build_kind_asset(
-    kind: ApiSourceKind, sources: tuple[CanvasSource | OneRosterRestSource, ...]
+    kind: ApiSourceKind, sources: tuple[ApiSourceConfig, ...]
 ) -> dg.AssetsDefinition:
     names = ", ".join(s.name for s in sources)
     specs = [

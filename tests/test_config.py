@@ -248,3 +248,133 @@ def test_a_database_url_written_where_its_variable_belongs_is_refused_without_ec
 def test_a_misspelt_sql_source_key_suggests_the_name_written_in_yaml(tmp_path):
     with pytest.raises(ConfigError, match="did you mean 'schema'"):
         load_config(write(tmp_path, SQL.replace("    schema: sis", "    shema: sis")))
+
+
+CREDENTIALS = """\
+  credentials:
+    - kind: ob3_api
+      base_url: https://badges.example.edu
+      token_url: https://badges.example.edu/oauth/token
+      client_id_env: OB3_CLIENT_ID
+      client_secret_env: OB3_CLIENT_SECRET
+    - kind: badgr
+      base_url: https://api.badgr.io
+      token_env: BADGR_TOKEN
+      issuer_ids: [cTjNfNr1RX2Yc3xs7HHzkA, 9Qf2d0bXT5-kW1pGv3mR7g]
+    - {kind: credly, organization_id: 7c7a3b2e-0000-4000-8000-000000000001, token_env: CREDLY_TOKEN}
+    - {kind: badge_files, path: data/badges}
+"""
+
+
+def with_credentials(credentials: str, extra: str = "") -> str:
+    return VALID.replace("privacy:", credentials + extra + "privacy:")
+
+
+def test_credential_sources_of_every_kind_load_with_their_defaults(tmp_path):
+    text = with_credentials(CREDENTIALS) + "verification: {trust_dir: data/trust}\n"
+    config = load_config(write(tmp_path, text))
+    ob3, badgr, credly, files = config.sources.credentials
+    assert (ob3.name, ob3.page_size, ob3.overlap_minutes) == ("ob3_api", 100, 60)
+    assert ob3.scope == "https://purl.imsglobal.org/spec/ob/v3p0/scope/credential.readonly"
+    assert badgr.issuer_ids == ("cTjNfNr1RX2Yc3xs7HHzkA", "9Qf2d0bXT5-kW1pGv3mR7g")
+    assert (credly.name, credly.base_url) == ("credly", "https://api.credly.com")
+    # Folders resolve relative to the file, as the SIS path does.
+    assert files.path == tmp_path / "data/badges"
+    assert config.verification.trust_dir == tmp_path / "data/trust"
+    assert [s.kind for s in config.sources.api_sources] == ["ob3_api", "badgr", "credly"]
+
+
+def test_no_credentials_or_verification_is_empty(tmp_path):
+    config = load_config(write(tmp_path, VALID))
+    assert config.sources.credentials == ()
+    assert config.verification.trust_dir is None
+
+
+def test_a_single_credential_mapping_is_one_source(tmp_path):
+    text = with_credentials("  credentials: {kind: badge_files, name: portfolios, path: b}\n")
+    (files,) = load_config(write(tmp_path, text)).sources.credentials
+    assert (files.name, files.path) == ("portfolios", tmp_path / "b")
+
+
+def test_an_error_inside_a_listed_credential_source_names_its_line_and_index(tmp_path):
+    text = with_credentials(CREDENTIALS).replace(
+        "token_url: https://badges.example.edu/oauth/token", "token_url: badges.example.edu/token"
+    )
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, text))
+    message = str(err.value)
+    assert "line 9, sources.credentials[0].token_url: must be an http:// or https:// URL" in message
+
+
+def test_a_misspelt_key_in_a_credential_source_suggests_the_right_one(tmp_path):
+    text = with_credentials(CREDENTIALS).replace("issuer_ids:", "issuer_id:")
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, text))
+    message = str(err.value)
+    assert "line 15, sources.credentials[1].issuer_id: unknown key" in message
+    assert "did you mean 'issuer_ids'" in message
+    assert "sources.credentials[1].issuer_ids: required key is missing" in message
+
+
+def test_a_badgr_source_needs_at_least_one_issuer(tmp_path):
+    text = with_credentials(CREDENTIALS).replace(
+        "[cTjNfNr1RX2Yc3xs7HHzkA, 9Qf2d0bXT5-kW1pGv3mR7g]", "[]"
+    )
+    with pytest.raises(ConfigError, match=r"sources\.credentials\[1\]\.issuer_ids: .*at least 1"):
+        load_config(write(tmp_path, text))
+
+
+def test_an_issuer_id_that_is_a_url_is_refused_with_what_to_write(tmp_path):
+    text = with_credentials(CREDENTIALS).replace(
+        "9Qf2d0bXT5-kW1pGv3mR7g]", "https://badgr.com/issuers/9Qf2d0bXT5-kW1pGv3mR7g]"
+    )
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, text))
+    assert "sources.credentials[1].issuer_ids[1]: an id as it appears" in str(err.value)
+
+
+def test_an_unknown_credential_kind_lists_the_supported_ones(tmp_path):
+    text = with_credentials(CREDENTIALS).replace("kind: credly", "kind: acclaim")
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, text))
+    message = str(err.value)
+    assert "line 16, sources.credentials[2]: unknown kind 'acclaim'" in message
+    assert "supported: ob3_api, badgr, credly, badge_files" in message
+
+
+def test_a_secret_written_where_its_variable_belongs_is_refused_without_echoing_it(tmp_path):
+    text = with_credentials(CREDENTIALS).replace("CREDLY_TOKEN}", "'9f8e7d6c-secret token'}")
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, text))
+    message = str(err.value)
+    assert "sources.credentials[2].token_env: write the NAME of the environment variable" in message
+    assert "9f8e7d6c" not in message
+
+
+def test_two_credential_sources_with_one_name_are_refused(tmp_path):
+    text = with_credentials(CREDENTIALS).replace(
+        "{kind: badge_files, path: data/badges}", "{kind: badge_files, name: badgr, path: b}"
+    )
+    with pytest.raises(ConfigError, match="two credential sources are named 'badgr'"):
+        load_config(write(tmp_path, text))
+
+
+def test_an_lms_and_a_credential_source_with_one_name_are_refused(tmp_path):
+    text = with_credentials(CREDENTIALS.replace("kind: badgr", "kind: badgr\n      name: canvas"))
+    text = text.replace("privacy:", LMS + "privacy:")
+    with pytest.raises(ConfigError, match="an LMS source and a credential source are both named"):
+        load_config(write(tmp_path, text))
+
+
+def test_a_page_size_above_the_platforms_maximum_is_refused(tmp_path):
+    text = with_credentials(CREDENTIALS).replace(
+        "token_env: BADGR_TOKEN", "token_env: BADGR_TOKEN\n      page_size: 501"
+    )
+    with pytest.raises(ConfigError, match=r"sources\.credentials\[1\]\.page_size: .*500"):
+        load_config(write(tmp_path, text))
+
+
+def test_a_misspelt_verification_key_suggests_trust_dir(tmp_path):
+    text = VALID + "verification: {trust_folder: trust}\n"
+    with pytest.raises(ConfigError, match=r"verification\.trust_folder: unknown key"):
+        load_config(write(tmp_path, text))
