@@ -26,17 +26,24 @@ $(READER_1X)/.installed:
 test: $(STAMP) $(READER_1X)/.installed
 	$(BIN)/pytest -q
 
-# The demo's LMS is the sample LMS on 127.0.0.1:8765, served again beside the UI (with made-up
-# credentials, in the environment of both) so a run started from the UI can pull it.
+# The demo's LMS is the sample LMS on 127.0.0.1:8765 and its badge platform the sample badge
+# platform on 127.0.0.1:8766, served again beside the UI (with made-up credentials, in the
+# environment of all three) so a run started from the UI can pull them.
 ui: $(STAMP)
 	test -f demo/pathways.yaml || $(BIN)/pathways demo
 	mkdir -p .dagster && cp deploy/dagster.yaml .dagster/dagster.yaml
 	@secret() { $(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(24))'; }; \
 	export CANVAS_TOKEN=$${CANVAS_TOKEN:-$$(secret)} \
 		ONEROSTER_CLIENT_ID=$${ONEROSTER_CLIENT_ID:-$$(secret)} \
-		ONEROSTER_CLIENT_SECRET=$${ONEROSTER_CLIENT_SECRET:-$$(secret)}; \
+		ONEROSTER_CLIENT_SECRET=$${ONEROSTER_CLIENT_SECRET:-$$(secret)} \
+		OB3_CLIENT_ID=$${OB3_CLIENT_ID:-$$(secret)} \
+		OB3_CLIENT_SECRET=$${OB3_CLIENT_SECRET:-$$(secret)} \
+		BADGR_TOKEN=$${BADGR_TOKEN:-$$(secret)} \
+		CREDLY_TOKEN=$${CREDLY_TOKEN:-$$(secret)}; \
 	$(BIN)/pathways sample-lms --district demo --port 8765 > .dagster/sample-lms.log 2>&1 & \
-	lms=$$!; trap 'kill $$lms 2>/dev/null' EXIT INT TERM; \
+	lms=$$!; \
+	$(BIN)/pathways sample-badges --district demo --port 8766 > .dagster/sample-badges.log 2>&1 & \
+	badges=$$!; trap 'kill $$lms $$badges 2>/dev/null' EXIT INT TERM; \
 	DAGSTER_HOME=$(CURDIR)/.dagster PATHWAYS_CONFIG=$(CURDIR)/demo/pathways.yaml \
 		$(BIN)/dagster dev -w workspace.yaml
 

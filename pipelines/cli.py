@@ -21,6 +21,7 @@ from pipelines.nightly import NIGHTLY_JOB, build_definitions
 from pipelines.warehouse import table_row_count
 
 if TYPE_CHECKING:
+    from sample_district.badge_server import SampleBadgePlatform
     from sample_district.lms_server import SampleLms
 
 DEMO_STUDENTS = 2_000
@@ -219,6 +220,7 @@ def _cmd_run(args: argparse.Namespace, console: Console) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace, console: Console) -> int:
+    from sample_district.badge_server import point_config_at_badges
     from sample_district.faults import add_typical_faults
     from sample_district.generate import generate_district
     from sample_district.lms_server import point_config_at
@@ -228,17 +230,26 @@ def _cmd_demo(args: argparse.Namespace, console: Console) -> int:
     console.print(f"Generated a {args.students:,}-learner sample district in {out}/, with")
     for fault in add_typical_faults(district.oneroster_path):
         console.print(f"  a typical export fault: {fault}")
-    with _sample_lms(district.out, args.lms_port) as lms:
+    with (
+        _sample_lms(district.out, args.lms_port) as lms,
+        _sample_badges(district.out, args.badge_port, args.seed) as badges,
+    ):
         point_config_at(district.config_path, lms)
+        point_config_at_badges(district.config_path, badges)
         console.print(
             f"Serving its Canvas and OneRoster 1.2 REST service at {lms.base_url} "
             "(the sample LMS); the night pulls them over HTTP."
         )
+        console.print(
+            f"Serving its Open Badges 3.0, Badgr and Credly APIs at {badges.base_url} (the sample "
+            f"badge platform), beside its badge folder {district.out / 'badges'}/."
+        )
         summary = run_nightly(district.config_path, console)
     print_summary(summary, console)
     console.print(
-        "Explore it: `make ui` opens the Dagster UI (and serves the sample LMS again); dashboards "
-        f"and any DuckDB client open {district.out / 'published' / 'warehouse.duckdb'} read-only."
+        "Explore it: `make ui` opens the Dagster UI (and serves the sample LMS and badge platform "
+        "again); dashboards and any DuckDB client open "
+        f"{district.out / 'published' / 'warehouse.duckdb'} read-only."
     )
     return 0 if summary.success and not summary.file_problems else 1
 
@@ -268,19 +279,47 @@ def _sample_lms(district: Path, port: int) -> Iterator["SampleLms"]:
         lms.stop()
 
 
-def _sample_credentials() -> list[str]:
-    """The sample LMS's credentials come from the environment; those unset (or empty) are made
-    up and put there for this process, as they guard only sample data. Returns the names made
-    up, so a caller may print them for a client to use."""
+@contextmanager
+def _sample_badges(district: Path, port: int, seed: int = 42) -> Iterator["SampleBadgePlatform"]:
+    """The sample badge platform over `district`, with credentials from the environment (made up
+    where unset: see `_sample_credentials`)."""
+    from sample_district.badge_server import (
+        BADGES_CLIENT_ID_ENV,
+        BADGES_CLIENT_SECRET_ENV,
+        BADGR_TOKEN_ENV,
+        CREDLY_TOKEN_ENV,
+        SampleBadgePlatform,
+    )
+
+    _sample_credentials()
+    platform = SampleBadgePlatform(
+        district,
+        port=port,
+        client_id=os.environ[BADGES_CLIENT_ID_ENV],
+        client_secret=os.environ[BADGES_CLIENT_SECRET_ENV],
+        badgr_token=os.environ[BADGR_TOKEN_ENV],
+        credly_token=os.environ[CREDLY_TOKEN_ENV],
+        seed=seed,
+    ).start()
+    try:
+        yield platform
+    finally:
+        platform.stop()
+
+
+def _sample_credentials(names: tuple[str, ...] | None = None) -> list[str]:
+    """The sample servers' credentials (the sample LMS's and the sample badge platform's, or
+    just `names`) come from the environment; those unset (or empty) are made up and put there
+    for this process, as they guard only sample data. Returns the names made up, so a caller
+    may print them for a client to use."""
     import secrets
 
+    from sample_district.badge_server import BADGE_PLATFORM_ENV
     from sample_district.lms_server import CANVAS_TOKEN_ENV, CLIENT_ID_ENV, CLIENT_SECRET_ENV
 
-    made_up = [
-        name
-        for name in (CANVAS_TOKEN_ENV, CLIENT_ID_ENV, CLIENT_SECRET_ENV)
-        if not os.environ.get(name)
-    ]
+    if names is None:
+        names = (CANVAS_TOKEN_ENV, CLIENT_ID_ENV, CLIENT_SECRET_ENV, *BADGE_PLATFORM_ENV)
+    made_up = [name for name in names if not os.environ.get(name)]
     for name in made_up:
         os.environ[name] = secrets.token_urlsafe(24)
     return made_up
@@ -299,7 +338,7 @@ def _cmd_sample_lms(args: argparse.Namespace, console: Console) -> int:
         Throttle,
     )
 
-    made_up = _sample_credentials()
+    made_up = _sample_credentials((CANVAS_TOKEN_ENV, CLIENT_ID_ENV, CLIENT_SECRET_ENV))
     faults = Faults(
         error_rate=args.error_rate,
         timeout_rate=args.timeout_rate,
@@ -348,6 +387,78 @@ def _cmd_sample_lms(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def _cmd_sample_badges(args: argparse.Namespace, console: Console) -> int:
+    import signal
+    import time
+
+    from sample_district.badge_server import (
+        BADGE_PLATFORM_ENV,
+        BADGES_CLIENT_ID_ENV,
+        BADGES_CLIENT_SECRET_ENV,
+        BADGR_TOKEN_ENV,
+        CREDLY_TOKEN_ENV,
+        SampleBadgePlatform,
+    )
+    from sample_district.lms_server import Faults
+
+    made_up = _sample_credentials(BADGE_PLATFORM_ENV)
+    faults = Faults(
+        error_rate=args.error_rate,
+        timeout_rate=args.timeout_rate,
+        truncate_rate=args.truncate_rate,
+        slow_seconds=args.slow_seconds,
+        seed=args.fault_seed,
+    )
+    console.print(f"Loading {args.district} …")
+    platform = SampleBadgePlatform(
+        Path(args.district),
+        host=args.host,
+        port=args.port,
+        client_id=os.environ[BADGES_CLIENT_ID_ENV],
+        client_secret=os.environ[BADGES_CLIENT_SECRET_ENV],
+        badgr_token=os.environ[BADGR_TOKEN_ENV],
+        credly_token=os.environ[CREDLY_TOKEN_ENV],
+        faults=faults,
+        seed=args.seed,
+    ).start()
+    console.print(
+        f"Open Badges 3.0:  {platform.ob3_url}/credentials", highlight=False, soft_wrap=True
+    )
+    console.print(f"OAuth2 token:     {platform.token_url}", highlight=False, soft_wrap=True)
+    console.print(
+        f"Badgr v2:         {platform.badgr_url}/v2/issuers/… (issuers "
+        f"{', '.join(platform.badgr_issuer_ids)})",
+        highlight=False,
+        soft_wrap=True,
+    )
+    console.print(
+        f"Credly:           {platform.credly_url}/v1/organizations/"
+        f"{platform.credly_organization_id}/badges",
+        highlight=False,
+        soft_wrap=True,
+    )
+    if made_up:
+        console.print("Generated credentials (set these in the client's shell):")
+        # Only made-up secrets are printed; one that came from the environment never is.
+        for name in made_up:
+            print(f"export {name}={os.environ[name]}")
+    console.print("Serving until Ctrl-C.")
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    # A supervisor (`make ui`) stops the server with SIGTERM, a person with Ctrl-C.
+    signal.signal(signal.SIGTERM, interrupt)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        console.print("Stopping.")
+    finally:
+        platform.stop()
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `pathways` command."""
     parser = argparse.ArgumentParser(prog="pathways", description=__doc__)
@@ -368,6 +479,12 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument(
         "--lms-port", type=int, default=8765, help="port of the sample LMS (0: any free port)"
     )
+    demo.add_argument(
+        "--badge-port",
+        type=int,
+        default=8766,
+        help="port of the sample badge platform (0: any free port)",
+    )
 
     lms = commands.add_parser(
         "sample-lms", help="serve a district as a local Canvas and OneRoster 1.2 REST service"
@@ -387,6 +504,24 @@ def main(argv: list[str] | None = None) -> int:
     lms.add_argument("--request-cost", type=float, default=0.05, help="units a request costs")
     lms.add_argument("--leak-rate", type=float, default=10.0, help="units leaked per second")
 
+    badges = commands.add_parser(
+        "sample-badges",
+        help="serve a district's credentials as local Open Badges 3.0, Badgr and Credly APIs",
+    )
+    badges.add_argument("--district", required=True, help="a folder `pathways generate` wrote")
+    badges.add_argument("--host", default="127.0.0.1")
+    badges.add_argument("--port", type=int, default=8766)
+    badges.add_argument(
+        "--seed", type=int, default=42, help="the district's seed, if its badges must be written"
+    )
+    badges.add_argument("--error-rate", type=float, default=0.0, help="share answered 500")
+    badges.add_argument("--timeout-rate", type=float, default=0.0, help="share answered late")
+    badges.add_argument("--truncate-rate", type=float, default=0.0, help="share with a cut body")
+    badges.add_argument("--fault-seed", type=int, default=0, help="same seed, same faults")
+    badges.add_argument(
+        "--slow-seconds", type=float, default=2.0, help="how late a timed-out answer comes"
+    )
+
     args = parser.parse_args(argv)
     console = Console()
     handlers = {
@@ -394,6 +529,7 @@ def main(argv: list[str] | None = None) -> int:
         "run": _cmd_run,
         "demo": _cmd_demo,
         "sample-lms": _cmd_sample_lms,
+        "sample-badges": _cmd_sample_badges,
     }
     try:
         return handlers[args.command](args, console)

@@ -278,7 +278,8 @@ def generate_district(
     district_name: str = "Sample District",
 ) -> GeneratedDistrict:
     """Write a sample district of about `students` learners under `out`: its OneRoster 1.2 bulk
-    export in `sis/oneroster/`, an empty SIS drop folder and a `pathways.yaml` naming them."""
+    export in `sis/oneroster/`, an empty SIS drop folder, its badge folder (`badges/`) and trust
+    folder (`trust/`), the sample badge platform's records, and a `pathways.yaml` naming them."""
     if students < 1:
         raise ValueError(f"a district needs at least one learner, not {students}")
     out = Path(out)
@@ -314,14 +315,24 @@ def generate_district(
         oneroster / "manifest.csv", ["propertyName", "value"], _manifest_rows(counts)
     )
 
+    # Imported here, not above: the badge data reads this module's names and framework.
+    from sample_district.badge_data import TRUST_FOLDER, badge_files_source, write_badge_folder
+
     config_path = out / "pathways.yaml"
-    config_path.write_text(_config_yaml(district_id, district_name), encoding="utf-8")
+    config_path.write_text(
+        _config_yaml(district_id, district_name, [badge_files_source()], TRUST_FOLDER),
+        encoding="utf-8",
+    )
+    # The district's badge folder and trust folder, and its sample badge platform's records.
+    write_badge_folder(out, seed=seed)
     return GeneratedDistrict(
         out=out, config_path=config_path, oneroster_path=oneroster, counts=counts
     )
 
 
-def _config_yaml(district_id: str, district_name: str) -> str:
+def _config_yaml(
+    district_id: str, district_name: str, credentials: list[dict], trust_dir: str
+) -> str:
     config = {
         "district": {"id": district_id, "name": district_name, "timezone": TIMEZONE},
         "warehouse": {
@@ -330,9 +341,11 @@ def _config_yaml(district_id: str, district_name: str) -> str:
         },
         "schedule": {"cron": "0 2 * * *"},
         "sources": {
-            "sis": {"kind": "oneroster_csv", "path": "sis/oneroster", "drop_folder": "sis/drop"}
+            "sis": {"kind": "oneroster_csv", "path": "sis/oneroster", "drop_folder": "sis/drop"},
+            "credentials": credentials,
         },
         "privacy": {"min_group_size": 10},
+        "verification": {"trust_dir": trust_dir},
     }
     return yaml.safe_dump(config, sort_keys=False, allow_unicode=True)
 
