@@ -39,7 +39,19 @@ LEARNER_ATTRIBUTE_COLUMNS = frozenset(
 NEVER_STORED_COLUMNS = frozenset({"password"})
 
 # Words that mark a column as a direct identifier whatever its source system calls it.
-_IDENTIFIER_WORDS = ("name", "email", "birth", "phone", "sms", "password", "username", "address")
+# A credential's recipient identity is an email address as often as not.
+_IDENTIFIER_WORDS = (
+    "name",
+    "email",
+    "birth",
+    "phone",
+    "sms",
+    "password",
+    "username",
+    "address",
+    "identity",
+    "recipient",
+)
 
 
 @cache

@@ -6,8 +6,9 @@ config it is given.
 
 import dagster as dg
 
-from models.config import OneRosterCsvSource, PathwaysConfig
+from models.config import BadgeFilesSource, OneRosterCsvSource, PathwaysConfig
 from pipelines.api_sources import build_api_source_assets
+from pipelines.credential_assets import build_badge_files_asset, build_credential_checks_asset
 from pipelines.publish import build_publish_asset
 from pipelines.sensors import build_sis_drop_sensor
 from pipelines.sis_assets import build_sis_assets
@@ -21,7 +22,12 @@ NIGHTLY_SCHEDULE = "nightly_schedule"
 def build_definitions(config: PathwaysConfig, drop_settle_seconds: float = 60.0) -> dg.Definitions:
     """Everything Dagster runs for one district."""
     sis_assets = build_sis_assets(config.sources.sis)
-    api_assets = build_api_source_assets(config.sources.lms)
+    badge_folders = tuple(s for s in config.sources.credentials if isinstance(s, BadgeFilesSource))
+    api_assets = build_api_source_assets(config.sources.api_sources)
+    # Always there, so core.credentials builds (empty) for a district with no badge platform.
+    credential_assets = [build_credential_checks_asset(config.verification)]
+    if badge_folders:
+        credential_assets.append(build_badge_files_asset(badge_folders))
     sql_assets = build_sql_assets()
     publish = build_publish_asset(
         config.warehouse, [key for asset in sql_assets for key in asset.keys]
@@ -32,8 +38,8 @@ def build_definitions(config: PathwaysConfig, drop_settle_seconds: float = 60.0)
         NIGHTLY_JOB,
         selection=dg.AssetSelection.all(),
         executor_def=dg.in_process_executor,
-        description="The whole night: SIS export and LMS APIs → raw → staging → core → marts → "
-        "published copy.",
+        description="The whole night: SIS export, LMS and credential platforms → raw → "
+        "verified credentials → staging → core → marts → published copy.",
     )
     schedule = dg.ScheduleDefinition(
         name=NIGHTLY_SCHEDULE,
@@ -49,7 +55,7 @@ def build_definitions(config: PathwaysConfig, drop_settle_seconds: float = 60.0)
     if isinstance(sis, OneRosterCsvSource) and sis.drop_folder is not None:
         sensors.append(build_sis_drop_sensor(sis.drop_folder, nightly, drop_settle_seconds))
     return dg.Definitions(
-        assets=[sis_assets, *api_assets, *sql_assets, publish],
+        assets=[sis_assets, *api_assets, *credential_assets, *sql_assets, publish],
         jobs=[nightly],
         schedules=[schedule],
         sensors=sensors,

@@ -15,6 +15,7 @@ import sqlglot
 from sqlglot import exp
 
 from pipelines.api_sources import ensure_raw_tables
+from pipelines.credential_assets import ensure_credential_tables
 from pipelines.warehouse import (
     WAREHOUSE_POOL,
     WarehouseResource,
@@ -132,6 +133,8 @@ def build_sql_asset(model: SqlModel) -> dg.AssetsDefinition:
     """One asset that (re)builds `layer.table` from its SQL file, atomically."""
 
     reads_raw = any(schema == "raw" for schema, _ in model.upstream)
+    # Verified credentials are written by Python (pipelines.credential_assets), not SQL.
+    reads_checks = ("staging", "credential_checks") in model.upstream
 
     @dg.asset(
         key=model.key,
@@ -151,6 +154,8 @@ def build_sql_asset(model: SqlModel) -> dg.AssetsDefinition:
                 # Every source's raw tables exist, pulled or not, so a model over a source
                 # this district does not connect builds, empty.
                 ensure_raw_tables(con)
+            if reads_checks:
+                ensure_credential_tables(con)
             con.execute("BEGIN TRANSACTION")
             try:
                 con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(model.layer)}")

@@ -22,7 +22,8 @@ import sqlglot
 from sqlglot import exp
 
 from models.oneroster_spec import known_files, snake_case, union_columns
-from pipelines.api_sources import API_SOURCE_KINDS, ensure_api_tables
+from pipelines.api_sources import API_SOURCE_KINDS
+from pipelines.credential_assets import BADGE_FILES_TABLE, CHECKS_TABLE, ensure_credential_tables
 
 SQL_DIR = Path(__file__).resolve().parents[1] / "dbt_like_sql"
 LAYERS = ("staging", "core", "marts")
@@ -103,9 +104,11 @@ def read_models() -> list[Model]:
 
 MODELS = read_models()
 MODEL_NAMES = {m.name for m in MODELS}
-RAW_TABLES = {f"raw.oneroster_{snake_case(f.removesuffix('.csv'))}" for f in known_files()} | {
-    f"raw.{table}" for kind in API_SOURCE_KINDS for table in kind.tables
-}
+RAW_TABLES = (
+    {f"raw.oneroster_{snake_case(f.removesuffix('.csv'))}" for f in known_files()}
+    | {f"raw.{table}" for kind in API_SOURCE_KINDS for table in kind.tables}
+    | {f"raw.{BADGE_FILES_TABLE}", CHECKS_TABLE}
+)  # the last written by Python: verified credentials
 
 
 def build_order() -> list[Model]:
@@ -138,7 +141,7 @@ def create_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
         columns = ", ".join(f'"{c}" VARCHAR' for c in union_columns(file))
         con.execute(f"CREATE TABLE {raw_table(file)} ({columns}, {LINEAGE_DDL})")
     # The API sources' raw tables always exist, empty until a source is pulled.
-    ensure_api_tables(con)
+    ensure_credential_tables(con)
 
 
 def raw_table(file: str) -> str:

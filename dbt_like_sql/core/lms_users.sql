@@ -15,6 +15,7 @@
 -- link_method: sis_id, username or email: how the link was made; NULL when unlinked
 -- is_learner: the linked person is a live learner in core.learners
 -- is_linked: the account was linked to a SIS user
+-- is_ambiguous: unlinked because its username or email belongs to more than one SIS user (flagged, never guessed)
 
 WITH sis_users AS (
     SELECT
@@ -61,11 +62,21 @@ accounts AS (
     FROM staging.stg_oneroster_rest__users
 ),
 
+shared_keys AS (
+    SELECT username_key AS key FROM sis_users WHERE username_key IS NOT NULL
+    GROUP BY username_key HAVING count(*) > 1
+    UNION
+    SELECT email_key AS key FROM sis_users WHERE email_key IS NOT NULL
+    GROUP BY email_key HAVING count(*) > 1
+),
+
 linked AS (
     SELECT
         a.system,
         a.source,
         a.lms_user_id,
+        a.username_key,
+        a.email_key,
         coalesce(by_id.sourced_id, by_username.sourced_id, by_email.sourced_id) AS sis_sourced_id,
         CASE
             WHEN by_id.sourced_id IS NOT NULL THEN 'sis_id'
@@ -85,6 +96,11 @@ SELECT
     linked.sis_sourced_id,
     linked.link_method,
     l.learner_sourced_id IS NOT NULL AS is_learner,
-    linked.sis_sourced_id IS NOT NULL AS is_linked
+    linked.sis_sourced_id IS NOT NULL AS is_linked,
+    linked.sis_sourced_id IS NULL AND coalesce(
+        linked.username_key IN (SELECT key FROM shared_keys)
+        OR linked.email_key IN (SELECT key FROM shared_keys),
+        FALSE
+    ) AS is_ambiguous
 FROM linked
 LEFT JOIN core.learners AS l ON l.learner_sourced_id = linked.sis_sourced_id
