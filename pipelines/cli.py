@@ -39,6 +39,8 @@ class NightSummary:
     rejected_rows: int = 0
     rejected_examples: list[str] = field(default_factory=list)
     file_problems: list[str] = field(default_factory=list)
+    # Credentials in core.credentials by verification status (empty without credential sources).
+    credential_statuses: dict[str, int] = field(default_factory=dict)
 
 
 class _ProgressHandler(logging.Handler):
@@ -172,6 +174,13 @@ def _read_warehouse(config: PathwaysConfig, summary: NightSummary) -> None:
                     [summary.run_id],
                 ).fetchall()
             ]
+        if summary.tables.get("core.credentials"):
+            summary.credential_statuses = dict(
+                con.execute(
+                    "SELECT verification_status, count(*) FROM core.credentials "
+                    "GROUP BY ALL ORDER BY 2 DESC, 1"
+                ).fetchall()
+            )
     finally:
         con.close()
 
@@ -194,6 +203,16 @@ def print_summary(summary: NightSummary, console: Console) -> None:
         console.print(f"  {line}", highlight=False)
     for problem in summary.file_problems:
         console.print(f"[red]File problem[/] {problem}")
+    if summary.credential_statuses:
+        total = sum(summary.credential_statuses.values())
+        console.print(
+            f"Credentials: {total:,}, each kept with what verifying it found: "
+            + ", ".join(
+                f"{n:,} {s.replace('_', ' ')}" for s, n in summary.credential_statuses.items()
+            )
+            + " (marts.credential_verification_summary)",
+            highlight=False,
+        )
     for failure in summary.failures:
         console.print(f"[red]Failed[/] {failure}")
     console.print(f"Warehouse:        {config.warehouse.path}")
