@@ -69,8 +69,10 @@ from connectors.http import (
     StreamPage,
     StreamState,
     WorkUnit,
+    api_root_url,
+    secret_from_env,
 )
-from models.config import BadgrSource, ConfigError
+from models.config import BadgrSource
 
 logger = logging.getLogger("pathways.badgr")
 
@@ -108,8 +110,7 @@ class BadgrSettings:
     @property
     def api_url(self) -> str:
         """`<base_url>/v2` (a base_url already ending so is kept)."""
-        base = self.base_url.rstrip("/")
-        return base if base.endswith(_API_ROOT) else base + _API_ROOT
+        return api_root_url(self.base_url, _API_ROOT)
 
     @classmethod
     def from_config(
@@ -117,13 +118,13 @@ class BadgrSettings:
     ) -> BadgrSettings:
         """Settings for a `pathways.yaml` badgr source; the token is read from the environment
         variable the source names."""
-        token = environ.get(source.token_env, "").strip()
-        if not token:
-            raise ConfigError(
-                f"Badgr source {source.name!r}: the environment variable {source.token_env} is "
-                "not set or is empty. Set it to an access token of a Badgr account that is "
-                "staff (editor or owner) on the configured issuers."
-            )
+        token = secret_from_env(
+            environ,
+            source.token_env,
+            source=f"Badgr source {source.name!r}",
+            remedy="Set it to an access token of a Badgr account that is staff (editor or owner) "
+            "on the configured issuers.",
+        )
         return cls(
             name=source.name,
             base_url=source.base_url,

@@ -61,6 +61,8 @@ from connectors.http import (
     StreamPage,
     StreamState,
     WorkUnit,
+    api_root_url,
+    secret_from_env,
 )
 from models.config import CanvasSource, ConfigError
 
@@ -125,8 +127,7 @@ class CanvasSettings:
     @property
     def api_url(self) -> str:
         """The REST API root, `<base_url>/api/v1` (a base_url already ending so is kept)."""
-        base = self.base_url.rstrip("/")
-        return base if base.endswith(_API_ROOT) else base + _API_ROOT
+        return api_root_url(self.base_url, _API_ROOT)
 
     @classmethod
     def from_config(
@@ -134,13 +135,13 @@ class CanvasSettings:
     ) -> CanvasSettings:
         """Settings for a `pathways.yaml` Canvas source; the token is read from the environment
         variable the source names."""
-        token = environ.get(source.token_env, "").strip()
-        if not token:
-            raise ConfigError(
-                f"Canvas source {source.name!r}: the environment variable {source.token_env} is "
-                "not set or is empty. Set it to the Canvas access token Pathways should use "
-                "(an account admin's token that can read the account's courses)."
-            )
+        token = secret_from_env(
+            environ,
+            source.token_env,
+            source=f"Canvas source {source.name!r}",
+            remedy="Set it to the Canvas access token Pathways should use (an account admin's "
+            "token that can read the account's courses).",
+        )
         options = source.http
         return cls(
             name=source.name,

@@ -58,8 +58,10 @@ from connectors.http import (
     StreamPage,
     StreamState,
     WorkUnit,
+    api_root_url,
+    secret_from_env,
 )
-from models.config import ConfigError, CredlySource
+from models.config import CredlySource
 
 logger = logging.getLogger("pathways.credly")
 
@@ -83,8 +85,7 @@ class CredlySettings:
     @property
     def api_url(self) -> str:
         """`<base_url>/v1` (a base_url already ending so is kept)."""
-        base = self.base_url.rstrip("/")
-        return base if base.endswith(_API_ROOT) else base + _API_ROOT
+        return api_root_url(self.base_url, _API_ROOT)
 
     @property
     def badges_path(self) -> str:
@@ -97,13 +98,13 @@ class CredlySettings:
     ) -> CredlySettings:
         """Settings for a `pathways.yaml` credly source; the token is read from the environment
         variable the source names."""
-        token = environ.get(source.token_env, "").strip()
-        if not token:
-            raise ConfigError(
-                f"Credly source {source.name!r}: the environment variable {source.token_env} is "
-                "not set or is empty. Set it to the organization's API authorization token "
-                "(Credly: organization settings, API tokens; read access is enough)."
-            )
+        token = secret_from_env(
+            environ,
+            source.token_env,
+            source=f"Credly source {source.name!r}",
+            remedy="Set it to the organization's API authorization token (Credly: organization "
+            "settings, API tokens; read access is enough).",
+        )
         return cls(
             name=source.name,
             base_url=source.base_url,

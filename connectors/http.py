@@ -13,6 +13,9 @@ behaves the same on a bad night:
 - a static bearer token (Canvas) or OAuth 2 client credentials (OneRoster 1.2), refreshed once
   on a 401.
 
+Every API connector reads its secrets with `secret_from_env` (or `client_credentials_from_env`:
+one wording for a missing one) and joins its API's root path to its base URL with `api_root_url`.
+
 Failures raise an `ApiError` subclass whose message names the endpoint and what to check. Tokens
 and secrets never reach a log line, an exception, a repr or the stats: URLs shown anywhere go
 through `redact_url`, auth objects hide their secrets, and messages are scrubbed of them.
@@ -40,6 +43,8 @@ from requests.adapters import HTTPAdapter
 from requests.auth import AuthBase, HTTPBasicAuth
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError, ReadTimeoutError
 from urllib3.util.retry import Retry
+
+from models.config import ConfigError
 
 logger = logging.getLogger("pathways.http")
 
@@ -100,6 +105,46 @@ class HttpSettings:
 
 
 DEFAULT_SETTINGS = HttpSettings()
+
+
+def api_root_url(base_url: str, root: str) -> str:
+    """An API's root URL: the service's `base_url` with the API's root path (e.g. `/api/v1`)
+    joined; a base URL that already ends in that path is kept as it is."""
+    base = base_url.rstrip("/")
+    return base if base.endswith(root) else base + root
+
+
+def secret_from_env(environ: Mapping[str, str], variable: str, *, source: str, remedy: str) -> str:
+    """A source's secret (token, client id or secret) from the environment variable its config
+    names, stripped. Unset or empty is a ConfigError naming the source (e.g. "Canvas source
+    'lms'"), the variable, and `remedy`: what to set it to. The value never reaches a message."""
+    value = environ.get(variable, "").strip()
+    if not value:
+        raise ConfigError(
+            f"{source}: the environment variable {variable} is not set or is empty. {remedy}"
+        )
+    return value
+
+
+def client_credentials_from_env(
+    environ: Mapping[str, str],
+    id_variable: str,
+    secret_variable: str,
+    *,
+    source: str,
+    issuer: str,
+) -> tuple[str, str]:
+    """An OAuth 2 client id and secret from the environment variables a source's config names,
+    each read as `secret_from_env` reads it; a missing one says to set both to what `issuer`
+    (e.g. "the badge platform") issued to Pathways."""
+    remedy = (
+        f"Set {id_variable} and {secret_variable} to the OAuth 2 client id and secret {issuer} "
+        "issued to Pathways."
+    )
+    return (
+        secret_from_env(environ, id_variable, source=source, remedy=remedy),
+        secret_from_env(environ, secret_variable, source=source, remedy=remedy),
+    )
 
 
 @dataclass(frozen=True)
@@ -301,6 +346,19 @@ class ApiPull(Iterator[StreamPage]):
     def work(self) -> Iterator[StreamPage | WorkUnit]:
         """Pages to commit in order, and units whose pages may be pulled in any order."""
         raise NotImplementedError
+
+    def resume_offset(self, stream: str, scope: str = "") -> int:
+        """Where an interrupted stream paged by offset starts again: its saved cursor, else 0."""
+        cursor = self.state.resume_cursor(stream, scope)
+        if cursor is None:
+            return 0
+        if not cursor.isdigit():
+            # Not an offset a connector saved: start over (the upsert absorbs the re-read).
+            logger.warning(
+                "%s: saved cursor %r is not an offset; reading from the top", stream, cursor[:40]
+            )
+            return 0
+        return int(cursor)
 
     def __iter__(self) -> ApiPull:
         return self

@@ -64,9 +64,11 @@ from connectors.http import (
     StreamPage,
     StreamState,
     WorkUnit,
+    api_root_url,
+    client_credentials_from_env,
     next_link,
 )
-from models.config import OB3_CREDENTIAL_READONLY_SCOPE, ConfigError, Ob3ApiSource
+from models.config import OB3_CREDENTIAL_READONLY_SCOPE, Ob3ApiSource
 from models.credentials.platforms import compact_jws_payload
 
 logger = logging.getLogger("pathways.ob3_api")
@@ -105,8 +107,7 @@ class Ob3ApiSettings:
     @property
     def api_url(self) -> str:
         """`<base_url>/ims/ob/v3p0` (a base_url already ending so is kept)."""
-        base = self.base_url.rstrip("/")
-        return base if base.endswith(API_ROOT) else base + API_ROOT
+        return api_root_url(self.base_url, API_ROOT)
 
     @classmethod
     def from_config(
@@ -114,23 +115,19 @@ class Ob3ApiSettings:
     ) -> Ob3ApiSettings:
         """Settings for a `pathways.yaml` ob3_api source; the client id and secret are read from
         the environment variables the source names."""
-        credentials = {}
-        for variable in (source.client_id_env, source.client_secret_env):
-            value = environ.get(variable, "").strip()
-            if not value:
-                raise ConfigError(
-                    f"Open Badges 3.0 source {source.name!r}: the environment variable "
-                    f"{variable} is not set or is empty. Set {source.client_id_env} and "
-                    f"{source.client_secret_env} to the OAuth 2 client id and secret the "
-                    "badge platform issued to Pathways."
-                )
-            credentials[variable] = value
+        client_id, client_secret = client_credentials_from_env(
+            environ,
+            source.client_id_env,
+            source.client_secret_env,
+            source=f"Open Badges 3.0 source {source.name!r}",
+            issuer="the badge platform",
+        )
         return cls(
             name=source.name,
             base_url=source.base_url,
             token_url=source.token_url,
-            client_id=credentials[source.client_id_env],
-            client_secret=credentials[source.client_secret_env],
+            client_id=client_id,
+            client_secret=client_secret,
             secret_from=f"${source.client_id_env} / ${source.client_secret_env}",
             scope=source.scope,
             page_size=source.page_size,
@@ -185,7 +182,7 @@ class Ob3ApiPull(ApiPull):
     def _credentials(self, client: ApiClient) -> Iterator[StreamPage]:
         limit = self.settings.page_size
         since = self.since()
-        offset = self._resume_offset()
+        offset = self.resume_offset(STREAM)
         logger.info(
             "%s: %s from offset %d",
             STREAM,
@@ -215,15 +212,6 @@ class Ob3ApiPull(ApiPull):
             yield StreamPage(STREAM, "", TABLE, records, str(offset) if more else None)
             if not more:
                 return
-
-    def _resume_offset(self) -> int:
-        cursor = self.state.resume_cursor(STREAM)
-        if cursor is None:
-            return 0
-        if not cursor.isdigit():
-            logger.warning("%s: saved cursor is not an offset; reading from the top", STREAM)
-            return 0
-        return int(cursor)
 
 
 def _keyed(response: JsonResponse) -> list[tuple[str, dict]]:

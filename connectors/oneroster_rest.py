@@ -59,8 +59,9 @@ from connectors.http import (
     StreamPage,
     StreamState,
     WorkUnit,
+    client_credentials_from_env,
 )
-from models.config import ConfigError, OneRosterRestSource
+from models.config import OneRosterRestSource
 
 logger = logging.getLogger("pathways.oneroster_rest")
 
@@ -149,24 +150,20 @@ class OneRosterRestSettings:
     ) -> OneRosterRestSettings:
         """Settings for a `pathways.yaml` OneRoster REST source; the client id and secret are
         read from the environment variables the source names."""
-        credentials = {}
-        for variable in (source.client_id_env, source.client_secret_env):
-            value = environ.get(variable, "").strip()
-            if not value:
-                raise ConfigError(
-                    f"OneRoster REST source {source.name!r}: the environment variable "
-                    f"{variable} is not set or is empty. Set {source.client_id_env} and "
-                    f"{source.client_secret_env} to the OAuth 2 client id and secret the "
-                    "district's OneRoster service issued to Pathways."
-                )
-            credentials[variable] = value
+        client_id, client_secret = client_credentials_from_env(
+            environ,
+            source.client_id_env,
+            source.client_secret_env,
+            source=f"OneRoster REST source {source.name!r}",
+            issuer="the district's OneRoster service",
+        )
         options = source.http
         return cls(
             name=source.name,
             base_url=source.base_url,
             token_url=source.token_url,
-            client_id=credentials[source.client_id_env],
-            client_secret=credentials[source.client_secret_env],
+            client_id=client_id,
+            client_secret=client_secret,
             secret_from=f"${source.client_id_env} / ${source.client_secret_env}",
             scope=source.scope,
             page_size=source.page_size,
@@ -256,7 +253,7 @@ class OneRosterRestPull(ApiPull):
         delta = self.delta_filter(collection)
         if delta is not None:
             params["filter"] = delta
-        offset = self._resume_offset(collection)
+        offset = self.resume_offset(collection.stream)
         logger.info(
             "%s: %s from offset %d",
             collection.stream,
@@ -274,20 +271,6 @@ class OneRosterRestPull(ApiPull):
             yield StreamPage(
                 collection.stream, "", collection.table, _keyed(collection, page), page.next
             )
-
-    def _resume_offset(self, collection: OneRosterCollection) -> int:
-        cursor = self.state.resume_cursor(collection.stream)
-        if cursor is None:
-            return 0
-        if not cursor.isdigit():
-            # Not an offset this connector saved: start over (the upsert absorbs the re-read).
-            logger.warning(
-                "%s: saved cursor %r is not an offset; reading from the top",
-                collection.stream,
-                cursor[:40],
-            )
-            return 0
-        return int(cursor)
 
 
 def _keyed(collection: OneRosterCollection, page: Page) -> list[tuple[str, dict]]:

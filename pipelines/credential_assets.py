@@ -30,7 +30,8 @@ from connectors.badge_files import read_badge_folder
 from connectors.http import StreamPage
 from connectors.trust_cache import load_trust_store
 from models.config import BadgeFilesSource, VerificationSettings
-from models.credentials.ingest import CREDENTIAL_TABLES, check_record, parse_instant
+from models.credentials.ingest import CREDENTIAL_TABLES, check_record
+from models.credentials.jws import parse_datetime
 from models.credentials.record import (
     VERIFICATION_STATUSES,
     NormalizedCredential,
@@ -442,9 +443,9 @@ def _normalized_columns(normalized: NormalizedCredential | None) -> dict[str, An
         "alignments": json.dumps([asdict(a) for a in normalized.alignments]),
         "issuer_id": normalized.issuer_id,
         "issuer_name": normalized.issuer_name,
-        "awarded_at": parse_instant(normalized.awarded_at),
-        "valid_from": parse_instant(normalized.valid_from),
-        "valid_until": parse_instant(normalized.valid_until),
+        "awarded_at": parse_datetime(normalized.awarded_at),
+        "valid_from": parse_datetime(normalized.valid_from),
+        "valid_until": parse_datetime(normalized.valid_until),
         "revoked": normalized.revoked,
         "revocation_reason": normalized.revocation_reason,
         "evidence": json.dumps(list(normalized.evidence)),

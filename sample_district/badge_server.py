@@ -38,9 +38,9 @@ so a source's `base_url` is just `base_url`):
   badge_template_id and issued_at / updated_at _min / _max (YYYY-MM-DD or an ISO instant);
   `sort=` issued_at, updated_at or created_at, `-` for descending (default -issued_at).
 
-Faults are drawn once per request, in arrival order, from a generator seeded with `Faults.seed`
-(`sample_district.lms_server.Faults`, the same as the sample LMS's): a 500 before any work, an
-answer held `slow_seconds`, or a 200 whose JSON body is cut in half. A fault never changes data.
+Faults (`sample_district.service.Faults`, as the sample LMS's) are drawn once per request from a
+seeded generator: a 500 before any work, an answer held `slow_seconds`, or a 200 whose JSON body
+is cut in half. A fault never changes data.
 """
 
 from __future__ import annotations
@@ -48,37 +48,36 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
-import math
 import re
-import secrets
-import threading
-import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from datetime import time as day_time
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl
 
+from models.credentials.jws import parse_datetime
 from sample_district.badge_data import (
     TRUST_FOLDER,
     PlatformRecords,
     badge_files_source,
     load_platform_records,
 )
-from sample_district.lms_server import (
+from sample_district.service import (
+    ClientCredentials,
     Faults,
-    _basic,
-    _bearer,
-    _FaultDice,
-    _Handler,
-    _HttpError,
-    _json_response,
-    _link_header,
-    _Request,
-    _Response,
+    HttpError,
+    Request,
+    Response,
+    SampleService,
+    ServiceStats,
+    basic_credentials,
+    bearer_token,
+    imsx_error,
+    int_param,
+    json_response,
+    offset_paging_headers,
 )
 
 OB3_PREFIX = "/ims/ob/v3p0"
@@ -116,25 +115,15 @@ CREDLY_SOURCE = "credly"
 
 
 @dataclass
-class BadgeStats:
-    """What the server has answered since it started."""
-
-    requests: int = 0
-    errors: int = 0  # injected 500s
-    timeouts: int = 0  # injected slow answers
-    truncated: int = 0  # injected cut bodies
-    unauthorized: int = 0
+class BadgeStats(ServiceStats):
+    """What the sample badge platform has answered since it started."""
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    lms: SampleBadgePlatform  # the shared handler calls `server.lms._serve`
-
-
-class SampleBadgePlatform:
+class SampleBadgePlatform(SampleService[BadgeStats]):
     """An Open Badges 3.0, Badgr and Credly compatible server over a generated district, on
     loopback."""
+
+    thread_name = "sample-badges"
 
     def __init__(
         self,
@@ -155,51 +144,13 @@ class SampleBadgePlatform:
         self._ob3 = _Ob3Index(records)
         self._badgr = _BadgrIndex(records)
         self._credly = _CredlyIndex(records)
-        self._host, self._port = host, port
-        self._client_id, self._client_secret = client_id, client_secret
-        self._badgr_token, self._credly_token = badgr_token, credly_token
-        self._token_ttl = token_ttl
-        self._dice = _FaultDice(faults or Faults())
-        self._tokens: dict[str, tuple[float, frozenset[str]]] = {}
-        self._lock = threading.Lock()
-        self._stats = BadgeStats()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
-
-    # Life cycle -----------------------------------------------------------------------------
-
-    def start(self) -> SampleBadgePlatform:
-        """Listen and serve in a background thread; returns self."""
-        server = _Server((self._host, self._port), _Handler)
-        server.lms = self
-        self._server = server
-        self._port = server.server_address[1]
-        self._thread = threading.Thread(
-            target=server.serve_forever, args=(0.05,), name="sample-badges", daemon=True
+        super().__init__(host=host, port=port, faults=faults or Faults(), stats=BadgeStats())
+        self._oauth = ClientCredentials(
+            client_id, client_secret, OB3_SCOPES, ttl=token_ttl, realm="ob3"
         )
-        self._thread.start()
-        return self
+        self._badgr_token, self._credly_token = badgr_token, credly_token
 
-    def stop(self) -> None:
-        """Stop serving and release the port."""
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> SampleBadgePlatform:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def base_url(self) -> str:
-        """http://HOST:PORT of the running server."""
-        return f"http://{self._host}:{self._port}"
+    # Where it answers -----------------------------------------------------------------------
 
     @property
     def ob3_url(self) -> str:
@@ -231,143 +182,58 @@ class SampleBadgePlatform:
         """The Credly organization's id."""
         return self._credly.organization["id"]
 
-    @property
-    def stats(self) -> BadgeStats:
-        """A snapshot of the counts of requests and injected faults."""
-        with self._lock:
-            return replace(self._stats)
-
-    def set_faults(self, faults: Faults) -> None:
-        """Change the injected faults at run time (the draw sequence restarts from the seed)."""
-        self._dice.set(faults)
-
     # Serving --------------------------------------------------------------------------------
 
-    def _count(self, name: str) -> None:
-        with self._lock:
-            setattr(self._stats, name, getattr(self._stats, name) + 1)
+    def _fault_response(self, path: str) -> Response:
+        if path.startswith(OB3_PREFIX):
+            return imsx_error(500, "internal_server_error", "Internal server error").response
+        if path.startswith(BADGR_PREFIX):
+            return json_response({"detail": "A server error occurred."}, 500)
+        if path.startswith(CREDLY_PREFIX):
+            return json_response({"data": {"message": "Internal Server Error"}}, 500)
+        return json_response({"error": "server_error"}, 500)
 
-    def _serve(self, handler: Any) -> None:
-        self._count("requests")
-        fault, delay = self._dice.roll()
-        split = urlsplit(handler.path)
-        length = int(handler.headers.get("Content-Length") or 0)
-        body = handler.rfile.read(length) if length else b""
-        origin = f"http://{handler.headers.get('Host') or f'{self._host}:{self._port}'}"
-        request = _Request(
-            handler.command,
-            split.path.rstrip("/") or "/",
-            parse_qsl(split.query, keep_blank_values=True),
-            handler.headers,
-            body,
-            origin,
-        )
-        if fault == "error":
-            self._count("errors")
-            response = _fault_response(request.path)
-        else:
-            if fault == "timeout":
-                self._count("timeouts")
-                time.sleep(delay)
-            try:
-                response = self._route(request)
-            except _HttpError as exc:
-                response = exc.response
-            except Exception as exc:  # a bug must answer 500, not kill the connection
-                response = _json_response({"error": f"server error: {exc}"}, 500)
-            if fault == "truncate" and response.status == 200:
-                self._count("truncated")
-                response = replace(response, body=response.body[: len(response.body) // 2])
-        if response.status == 401:
-            self._count("unauthorized")
-        try:
-            handler.send_response(response.status)
-            handler.send_header("Content-Type", response.content_type)
-            handler.send_header("Content-Length", str(len(response.body)))
-            for name, value in response.headers:
-                handler.send_header(name, value)
-            handler.end_headers()
-            handler.wfile.write(response.body)
-        except (BrokenPipeError, ConnectionResetError):
-            # The client gave up (its read timeout passed): nothing left to tell it.
-            handler.close_connection = True
+    def _bug_response(self, error: Exception) -> Response:
+        return json_response({"error": f"server error: {error}"}, 500)
 
-    def _route(self, request: _Request) -> _Response:
+    def _route(self, request: Request) -> Response:
         path = request.path
         if path == TOKEN_PATH:
-            if request.method != "POST":
-                raise _HttpError(_json_response({"error": "invalid_request"}, 405))
-            return self._token(request)
+            return self._oauth.issue(request)
         if request.method != "GET":
-            raise _HttpError(_json_response({"error": "method not allowed"}, 405))
+            raise HttpError(json_response({"error": "method not allowed"}, 405))
         if path.startswith(OB3_PREFIX + "/"):
             return self._ob3_credentials(request)
         if path.startswith(BADGR_PREFIX + "/"):
             return self._badgr_route(request)
         if path.startswith(CREDLY_PREFIX + "/"):
             return self._credly_route(request)
-        raise _HttpError(_json_response({"error": "not found"}, 404))
-
-    # OAuth2 ---------------------------------------------------------------------------------
-
-    def _token(self, request: _Request) -> _Response:
-        form = dict(parse_qsl(request.body.decode("utf-8", "replace")))
-        client_id, client_secret = _basic(request)
-        client_id = client_id or form.get("client_id")
-        client_secret = client_secret or form.get("client_secret")
-        if not (
-            client_id
-            and client_secret
-            and hmac.compare_digest(client_id.encode(), self._client_id.encode())
-            and hmac.compare_digest(client_secret.encode(), self._client_secret.encode())
-        ):
-            raise _HttpError(
-                _json_response(
-                    {"error": "invalid_client"}, 401, [("WWW-Authenticate", 'Basic realm="ob3"')]
-                )
-            )
-        if form.get("grant_type") != "client_credentials":
-            raise _HttpError(_json_response({"error": "unsupported_grant_type"}, 400))
-        asked = form.get("scope", "").split()
-        if any(scope not in OB3_SCOPES for scope in asked):
-            raise _HttpError(_json_response({"error": "invalid_scope"}, 400))
-        granted = frozenset(asked or OB3_SCOPES)
-        token = secrets.token_urlsafe(32)
-        with self._lock:
-            now = time.monotonic()
-            self._tokens = {t: v for t, v in self._tokens.items() if v[0] > now}
-            self._tokens[token] = (now + self._token_ttl, granted)
-        payload = {
-            "access_token": token,
-            "token_type": "bearer",
-            "expires_in": max(1, math.ceil(self._token_ttl)),
-            "scope": " ".join(sorted(granted)),
-        }
-        return _json_response(payload, headers=[("Cache-Control", "no-store")])
+        raise HttpError(json_response({"error": "not found"}, 404))
 
     # Open Badges 3.0 ------------------------------------------------------------------------
 
-    def _ob3_credentials(self, request: _Request) -> _Response:
-        token = _bearer(request)
-        with self._lock:
-            entry = self._tokens.get(token or "")
-        if entry is None or entry[0] <= time.monotonic():
-            raise _imsx(
+    def _ob3_credentials(self, request: Request) -> Response:
+        scopes = self._oauth.granted(request)
+        if scopes is None:
+            raise imsx_error(
                 401,
                 "unauthorizedrequest",
                 "The access token is missing, unknown or expired.",
                 [("WWW-Authenticate", 'Bearer error="invalid_token"')],
             )
         if request.path != OB3_PREFIX + "/credentials":
-            raise _imsx(404, "unknown", f"No such endpoint: {request.path}")
-        if OB3_SCOPE_CREDENTIALS not in entry[1]:
-            raise _imsx(403, "forbidden", "The token's scope does not include credential.readonly")
-        limit = min(_positive(request.get("limit"), OB3_DEFAULT_LIMIT, "limit", 1), OB3_MAX_LIMIT)
-        offset = _positive(request.get("offset"), 0, "offset", 0)
+            raise imsx_error(404, "unknown", f"No such endpoint: {request.path}")
+        if OB3_SCOPE_CREDENTIALS not in scopes:
+            raise imsx_error(
+                403, "forbidden", "The token's scope does not include credential.readonly"
+            )
+        limit = int_param(request.get("limit"), OB3_DEFAULT_LIMIT, "limit", 1, _ob3_bad_parameter)
+        limit = min(limit, OB3_MAX_LIMIT)
+        offset = int_param(request.get("offset"), 0, "offset", 0, _ob3_bad_parameter)
         since_text = request.get("since")
-        since = _instant(since_text) if since_text else None
+        since = parse_datetime(since_text) if since_text else None
         if since_text and since is None:
-            raise _imsx(
+            raise imsx_error(
                 400, "invalid_query_parameter", f"since: {since_text!r} is not an ISO 8601 time"
             )
         records = self._ob3.issued_after(since)
@@ -376,27 +242,16 @@ class SampleBadgePlatform:
             "credential": [r["credential"] for r in page if "credential" in r],
             "compactJwsString": [r["compactJws"] for r in page if "compactJws" in r],
         }
-        total = len(records)
-        links = []
-        if offset + limit < total:
-            links.append((request.url(limit=str(limit), offset=str(offset + limit)), "next"))
-        last = max(0, (total - 1) // limit * limit)
-        links.append((request.url(limit=str(limit), offset=str(last)), "last"))
-        links.append((request.url(limit=str(limit), offset="0"), "first"))
-        if offset > 0:
-            links.append(
-                (request.url(limit=str(limit), offset=str(max(0, offset - limit))), "prev")
-            )
-        headers = [("X-Total-Count", str(total)), ("Link", _link_header(links))]
-        return _json_response(body, headers=headers)
+        headers = offset_paging_headers(request, limit=limit, offset=offset, total=len(records))
+        return json_response(body, headers=headers)
 
     # Badgr ----------------------------------------------------------------------------------
 
-    def _badgr_route(self, request: _Request) -> _Response:
-        token = _bearer(request)
+    def _badgr_route(self, request: Request) -> Response:
+        token = bearer_token(request)
         if not token or not hmac.compare_digest(token.encode(), self._badgr_token.encode()):
-            raise _HttpError(
-                _json_response(
+            raise HttpError(
+                json_response(
                     {"detail": "Authentication credentials were not provided."},
                     401,
                     [("WWW-Authenticate", 'Bearer realm="api"')],
@@ -404,7 +259,7 @@ class SampleBadgePlatform:
             )
         rest = request.path[len(BADGR_PREFIX) :]
         index = self._badgr
-        routes: Sequence[tuple[str, Callable[[str], _Response]]] = (
+        routes: Sequence[tuple[str, Callable[[str], Response]]] = (
             (r"/issuers", lambda _: self._badgr_list(request, list(index.issuers.values()))),
             (r"/issuers/([^/]+)", lambda i: _envelope([index.issuer(i)])),
             (
@@ -428,11 +283,11 @@ class SampleBadgePlatform:
                 return handler(match.group(1) if match.groups() else "")
         raise _badgr_not_found()
 
-    def _badgr_assertions(self, request: _Request, assertions: list[dict]) -> _Response:
+    def _badgr_assertions(self, request: Request, assertions: list[dict]) -> Response:
         now = datetime.now(UTC)
         if (request.get("include_expired") or "").lower() not in ("1", "true"):
             assertions = [
-                a for a in assertions if not a["expires"] or _instant(a["expires"]) >= now
+                a for a in assertions if not a["expires"] or parse_datetime(a["expires"]) >= now
             ]
         if (request.get("include_revoked") or "").lower() not in ("1", "true"):
             assertions = [a for a in assertions if not a["revoked"]]
@@ -441,7 +296,7 @@ class SampleBadgePlatform:
             assertions = [a for a in assertions if a["recipient"]["identity"] in recipients]
         return self._badgr_list(request, assertions)
 
-    def _badgr_list(self, request: _Request, items: list[dict]) -> _Response:
+    def _badgr_list(self, request: Request, items: list[dict]) -> Response:
         """All of a listing, or with `num` one cursor page of it and a Link header."""
         raw = request.get("num")
         try:
@@ -463,11 +318,11 @@ class SampleBadgePlatform:
 
     # Credly ---------------------------------------------------------------------------------
 
-    def _credly_route(self, request: _Request) -> _Response:
-        user, _password = _basic(request)
+    def _credly_route(self, request: Request) -> Response:
+        user, _password = basic_credentials(request)
         if not user or not hmac.compare_digest(user.encode(), self._credly_token.encode()):
-            raise _HttpError(
-                _json_response(
+            raise HttpError(
+                json_response(
                     {"data": {"message": "You must be authenticated to access this resource."}},
                     401,
                     [("WWW-Authenticate", 'Basic realm="Credly"')],
@@ -482,13 +337,13 @@ class SampleBadgePlatform:
             raise _credly_error(404, "The requested resource could not be found.")
         collection, item = match.group(2), match.group(3)
         if collection is None:
-            return _json_response({"data": index.organization})
+            return json_response({"data": index.organization})
         if collection == "badge_templates":
             if item:
-                return _json_response({"data": index.template(item)})
+                return json_response({"data": index.template(item)})
             return _credly_page(request, index.templates)
         if item:
-            return _json_response({"data": index.badge(item)})
+            return json_response({"data": index.badge(item)})
         return _credly_page(
             request, index.badges_matching(request.get("filter"), request.get("sort"))
         )
@@ -503,7 +358,7 @@ class _Ob3Index:
     def __init__(self, records: PlatformRecords) -> None:
         keyed = []
         for record in records.ob3:
-            keyed.append((_instant(record["issued"]), _record_id(record), record))
+            keyed.append((parse_datetime(record["issued"]), _record_id(record), record))
         keyed.sort(key=lambda k: (k[0], k[1]))
         self._issued = [k[0] for k in keyed]
         self._records = [k[2] for k in keyed]
@@ -628,7 +483,7 @@ def _credly_keeps(badge: dict, key: str, value: str) -> bool:
         return badge["badge_template"]["id"] == value
     field, is_min = _CREDLY_TIMES[key]
     bound = _credly_bound(value, is_min)
-    moment = _instant(badge[field])
+    moment = parse_datetime(badge[field])
     return moment >= bound if is_min else moment <= bound
 
 
@@ -638,12 +493,13 @@ def _credly_bound(value: str, is_min: bool) -> datetime | None:
         day = datetime.fromisoformat(value).date()
         moment = datetime.combine(day, day_time(0) if is_min else day_time.max, tzinfo=UTC)
         return moment
-    return _instant(value)
+    return parse_datetime(value)
 
 
-def _credly_page(request: _Request, items: list[dict]) -> _Response:
-    page = _positive(request.get("page"), 1, "page", 1, credly=True)
-    per = min(_positive(request.get("per"), CREDLY_PER_PAGE, "per", 1, credly=True), CREDLY_MAX_PER)
+def _credly_page(request: Request, items: list[dict]) -> Response:
+    page = int_param(request.get("page"), 1, "page", 1, _credly_bad_parameter)
+    per = int_param(request.get("per"), CREDLY_PER_PAGE, "per", 1, _credly_bad_parameter)
+    per = min(per, CREDLY_MAX_PER)
     pages = max(1, -(-len(items) // per))
     chosen = items[(page - 1) * per : page * per]
     metadata = {
@@ -655,7 +511,7 @@ def _credly_page(request: _Request, items: list[dict]) -> _Response:
         "previous_page_url": request.url(page=str(page - 1)) if page > 1 else None,
         "next_page_url": request.url(page=str(page + 1)) if page < pages else None,
     }
-    return _json_response({"data": chosen, "metadata": metadata})
+    return json_response({"data": chosen, "metadata": metadata})
 
 
 # Small helpers --------------------------------------------------------------------------------
@@ -668,55 +524,19 @@ def _record_id(record: dict[str, Any]) -> str:
     return str(record.get("compactJws"))
 
 
-def _instant(value: str) -> datetime | None:
-    """An ISO 8601 instant, timezone-aware (UTC when it names none); None if unreadable."""
-    text = value.strip()
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+def _ob3_bad_parameter(message: str) -> HttpError:
+    return imsx_error(400, "invalid_query_parameter", message)
 
 
-def _positive(raw: str | None, default: int, name: str, minimum: int, credly: bool = False) -> int:
-    if raw is None or raw == "":
-        return default
-    if not raw.isdigit() or int(raw) < minimum:
-        message = f"{name} must be an integer >= {minimum}"
-        raise (
-            _credly_error(400, message)
-            if credly
-            else _imsx(400, "invalid_query_parameter", message)
-        )
-    return int(raw)
-
-
-def _imsx(status: int, minor: str, description: str, headers=None) -> _HttpError:
-    """An OB 3.0 error: Imsx_StatusInfo."""
-    payload = {
-        "imsx_codeMajor": "failure",
-        "imsx_severity": "error",
-        "imsx_description": description,
-        "imsx_codeMinor": {
-            "imsx_codeMinorField": [
-                {"imsx_codeMinorFieldName": "TargetEndSystem", "imsx_codeMinorFieldValue": minor}
-            ]
-        },
-    }
-    return _HttpError(_json_response(payload, status, headers))
-
-
-def _envelope(result: list[dict], headers=None) -> _Response:
+def _envelope(result: list[dict], headers=None) -> Response:
     """Badgr v2's answer envelope."""
-    return _json_response(
+    return json_response(
         {"status": {"success": True, "description": "ok"}, "result": result}, headers=headers
     )
 
 
-def _badgr_not_found() -> _HttpError:
-    return _HttpError(_json_response({"detail": "Not found."}, 404))
+def _badgr_not_found() -> HttpError:
+    return HttpError(json_response({"detail": "Not found."}, 404))
 
 
 def _badgr_cursor(raw: str | None) -> int:
@@ -728,25 +548,19 @@ def _badgr_cursor(raw: str | None) -> int:
         position = dict(parse_qsl(decoded))["o"]
         return max(0, int(position))
     except (binascii.Error, UnicodeDecodeError, KeyError, ValueError):
-        raise _HttpError(_json_response({"detail": "Invalid cursor"}, 404)) from None
+        raise HttpError(json_response({"detail": "Invalid cursor"}, 404)) from None
 
 
 def _badgr_cursor_token(position: int) -> str:
     return base64.urlsafe_b64encode(f"o={position}".encode()).decode().rstrip("=")
 
 
-def _credly_error(status: int, message: str) -> _HttpError:
-    return _HttpError(_json_response({"data": {"message": message}}, status))
+def _credly_error(status: int, message: str) -> HttpError:
+    return HttpError(json_response({"data": {"message": message}}, status))
 
 
-def _fault_response(path: str) -> _Response:
-    if path.startswith(OB3_PREFIX):
-        return _imsx(500, "internal_server_error", "Internal server error").response
-    if path.startswith(BADGR_PREFIX):
-        return _json_response({"detail": "A server error occurred."}, 500)
-    if path.startswith(CREDLY_PREFIX):
-        return _json_response({"data": {"message": "Internal Server Error"}}, 500)
-    return _json_response({"error": "server_error"}, 500)
+def _credly_bad_parameter(message: str) -> HttpError:
+    return _credly_error(400, message)
 
 
 # Pointing a district's config at the platform -------------------------------------------------

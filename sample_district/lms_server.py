@@ -29,9 +29,9 @@ faster than sequential ones). Every Canvas answer carries `X-Request-Cost` and
 The cost is a fixed `request_cost`, not Canvas's measured CPU and database seconds, so a run is
 reproducible; at the defaults (1 unit, 10 units/s) one token sustains 10 requests a second.
 
-Faults are drawn once per request, in arrival order, from a generator seeded with `Faults.seed`:
-a 500 before any work, an answer held `slow_seconds` (past a client's read timeout), or a 200
-whose JSON body is cut in half. A fault never changes stored data.
+Faults (`sample_district.service.Faults`, as the sample badge platform's) are drawn once per
+request from a seeded generator: a 500 before any work, an answer held past a client's read
+timeout, or a 200 whose JSON body is cut in half. A fault never changes stored data.
 """
 
 from __future__ import annotations
@@ -41,19 +41,14 @@ import binascii
 import hmac
 import json
 import math
-import random
 import re
-import secrets
-import socket
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 from sample_district.lms_data import (
     MASTERY_POINTS,
@@ -61,6 +56,22 @@ from sample_district.lms_data import (
     POINTS_POSSIBLE,
     LmsData,
     Rendering,
+)
+from sample_district.service import (
+    NO_FAULTS,
+    ClientCredentials,
+    Faults,
+    HttpError,
+    Request,
+    Response,
+    SampleService,
+    ServiceStats,
+    bearer_token,
+    imsx_error,
+    int_param,
+    json_response,
+    link_header,
+    offset_paging_headers,
 )
 
 CANVAS_PREFIX = "/api/v1"
@@ -89,17 +100,6 @@ KNOWN_SCOPES = (
 
 
 @dataclass(frozen=True)
-class Faults:
-    """Injected failures: the share of requests answered each way, deterministic for a seed."""
-
-    error_rate: float = 0.0  # answered 500 before any work
-    timeout_rate: float = 0.0  # answered only after `slow_seconds`
-    slow_seconds: float = 2.0
-    truncate_rate: float = 0.0  # answered 200 with the JSON body cut in half
-    seed: int = 0
-
-
-@dataclass(frozen=True)
 class Throttle:
     """Canvas's leaky bucket, per access token (units as Canvas counts them)."""
 
@@ -112,108 +112,23 @@ class Throttle:
 
 
 @dataclass
-class LmsStats:
-    """What the server has answered since it started."""
+class LmsStats(ServiceStats):
+    """What the sample LMS has answered since it started, throttled requests too."""
 
-    requests: int = 0
-    errors: int = 0  # injected 500s
-    timeouts: int = 0  # injected slow answers
-    truncated: int = 0  # injected cut bodies
     throttled: int = 0
-    unauthorized: int = 0
 
 
-@dataclass
-class _Response:
-    status: int
-    body: bytes
-    content_type: str = "application/json; charset=utf-8"
-    headers: list[tuple[str, str]] = field(default_factory=list)
+def _raw_json(text: str, status: int = 200, headers=None) -> Response:
+    return Response(status, text.encode(), headers=list(headers or []))
 
 
-class _HttpError(Exception):
-    """An answer other than 200, raised from deep inside a handler."""
-
-    def __init__(self, response: _Response) -> None:
-        super().__init__(response.status)
-        self.response = response
+def _canvas_error(status: int, message: str) -> HttpError:
+    return HttpError(json_response({"errors": [{"message": message}]}, status))
 
 
-@dataclass
-class _Request:
-    method: str
-    path: str
-    query: list[tuple[str, str]]
-    headers: Any
-    body: bytes
-    origin: str  # scheme://host:port as the client addressed us
-
-    def get(self, name: str) -> str | None:
-        for key, value in self.query:
-            if key == name:
-                return value
-        return None
-
-    def all(self, name: str) -> list[str]:
-        """Every value of a list parameter, written `name[]=` (or `name=`, as Canvas allows)."""
-        return [v for k, v in self.query if k in (f"{name}[]", name) and v != ""]
-
-    def url(self, **replaced: str) -> str:
-        """This request's absolute URL with some parameters replaced, the others kept."""
-        pairs = [(k, v) for k, v in self.query if k not in replaced]
-        pairs += list(replaced.items())
-        query = urlencode(pairs, quote_via=quote, safe=":")
-        return f"{self.origin}{self.path}" + (f"?{query}" if query else "")
-
-
-def _json_response(payload: Any, status: int = 200, headers=None) -> _Response:
-    return _Response(status, json.dumps(payload).encode(), headers=list(headers or []))
-
-
-def _raw_json(text: str, status: int = 200, headers=None) -> _Response:
-    return _Response(status, text.encode(), headers=list(headers or []))
-
-
-def _canvas_error(status: int, message: str) -> _HttpError:
-    return _HttpError(_json_response({"errors": [{"message": message}]}, status))
-
-
-def _imsx_error(status: int, minor: str, description: str, headers=None) -> _HttpError:
-    payload = {
-        "imsx_codeMajor": "failure",
-        "imsx_severity": "error",
-        "imsx_description": description,
-        "imsx_CodeMinor": {
-            "imsx_codeMinorField": [
-                {"imsx_codeMinorFieldName": "TargetEndSystem", "imsx_codeMinorFieldValue": minor}
-            ]
-        },
-    }
-    return _HttpError(_json_response(payload, status, headers))
-
-
-class _FaultDice:
-    """Which fault, if any, the next request gets; one draw per request under a lock."""
-
-    def __init__(self, faults: Faults) -> None:
-        self._lock = threading.Lock()
-        self.set(faults)
-
-    def set(self, faults: Faults) -> None:
-        with self._lock:
-            self.faults = faults
-            self._rng = random.Random(faults.seed)
-
-    def roll(self) -> tuple[str | None, float]:
-        with self._lock:
-            f, u = self.faults, self._rng.random()
-        if u < f.error_rate:
-            return "error", 0.0
-        if u < f.error_rate + f.timeout_rate:
-            return "timeout", f.slow_seconds
-        if u < f.error_rate + f.timeout_rate + f.truncate_rate:
-            return "truncate", 0.0
-        return None, 0.0
+def _imsx_error(status: int, minor: str, description: str, headers=None) -> HttpError:
+    """A OneRoster error: Imsx_StatusInfo as OneRoster 1.2's JSON binding spells it."""
+    return imsx_error(status, minor, description, headers, code_minor_key="imsx_CodeMinor")
 
 
 class _LeakyBucket:
@@ -251,35 +166,10 @@ class _LeakyBucket:
             return t.capacity - level
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    lms: SampleLms
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server: _Server
-
-    def setup(self) -> None:
-        super().setup()
-        # Headers and body go out in two writes; without this, Nagle's algorithm and the
-        # client's delayed ACK hold every response back ~40 ms.
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    def do_GET(self) -> None:
-        self.server.lms._serve(self)
-
-    def do_POST(self) -> None:
-        self.server.lms._serve(self)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        # Quiet: a benchmark makes hundreds of thousands of requests.
-        return
-
-
-class SampleLms:
+class SampleLms(SampleService[LmsStats]):
     """A Canvas- and OneRoster-compatible server over a generated district, on loopback."""
+
+    thread_name = "sample-lms"
 
     def __init__(
         self,
@@ -290,7 +180,7 @@ class SampleLms:
         canvas_token: str,
         client_id: str,
         client_secret: str,
-        faults: Faults = Faults(),
+        faults: Faults = NO_FAULTS,
         throttle: Throttle = Throttle(),
         token_ttl: float = 3600.0,
         as_of: datetime | None = None,
@@ -306,54 +196,20 @@ class SampleLms:
                 "roster_at": facts.roster_at,
             },
         )
-        self._host, self._port = host, port
+        super().__init__(host=host, port=port, faults=faults, stats=LmsStats())
         self._canvas_token = canvas_token
-        self._client_id, self._client_secret = client_id, client_secret
-        self._token_ttl = token_ttl
-        self._dice = _FaultDice(faults)
+        self._oauth = ClientCredentials(
+            client_id, client_secret, KNOWN_SCOPES, ttl=token_ttl, realm="oneroster"
+        )
         self._bucket = _LeakyBucket(throttle)
-        self._tokens: dict[str, tuple[float, frozenset[str]]] = {}
-        self._lock = threading.Lock()
-        self._stats = LmsStats()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
         self._canvas_routes = _canvas_routes(self)
 
     # Life cycle -----------------------------------------------------------------------------
 
-    def start(self) -> SampleLms:
-        """Listen and serve in a background thread; returns self."""
-        server = _Server((self._host, self._port), _Handler)
-        server.lms = self
-        self._server = server
-        self._port = server.server_address[1]
-        self._thread = threading.Thread(
-            target=server.serve_forever, args=(0.05,), name="sample-lms", daemon=True
-        )
-        self._thread.start()
-        return self
-
     def stop(self) -> None:
         """Stop serving and release the port and the database."""
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        super().stop()
         self.data.close()
-
-    def __enter__(self) -> SampleLms:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def base_url(self) -> str:
-        """http://HOST:PORT of the running server."""
-        return f"http://{self._host}:{self._port}"
 
     @property
     def canvas_url(self) -> str:
@@ -372,19 +228,9 @@ class SampleLms:
 
     # Switches and mutations -----------------------------------------------------------------
 
-    def set_faults(self, faults: Faults) -> None:
-        """Change the injected faults at run time (the draw sequence restarts from the seed)."""
-        self._dice.set(faults)
-
     def set_throttle(self, throttle: Throttle) -> None:
         """Change the throttle at run time (buckets start empty)."""
         self._bucket = _LeakyBucket(throttle)
-
-    @property
-    def stats(self) -> LmsStats:
-        """A snapshot of the counts of requests, injected faults and throttled requests."""
-        with self._lock:
-            return replace(self._stats)
 
     def regrade(self, share: float, seed: int = 1) -> int:
         """Re-score a deterministic share of submissions, their outcome results and OneRoster
@@ -398,63 +244,24 @@ class SampleLms:
 
     # Serving --------------------------------------------------------------------------------
 
-    def _count(self, name: str) -> None:
-        with self._lock:
-            setattr(self._stats, name, getattr(self._stats, name) + 1)
+    def _fault_response(self, path: str) -> Response:
+        if path.startswith(ONEROSTER_PREFIX):
+            return _imsx_error(500, "internal_server_error", "Internal server error").response
+        if path == TOKEN_PATH:
+            return json_response({"error": "server_error"}, 500)
+        return json_response({"errors": [{"message": "An error occurred."}]}, 500)
 
-    def _serve(self, handler: _Handler) -> None:
-        self._count("requests")
-        fault, delay = self._dice.roll()
-        split = urlsplit(handler.path)
-        length = int(handler.headers.get("Content-Length") or 0)
-        body = handler.rfile.read(length) if length else b""
-        origin = f"http://{handler.headers.get('Host') or f'{self._host}:{self._port}'}"
-        request = _Request(
-            handler.command,
-            split.path.rstrip("/") or "/",
-            parse_qsl(split.query, keep_blank_values=True),
-            handler.headers,
-            body,
-            origin,
-        )
-        if fault == "error":
-            self._count("errors")
-            response = _fault_response(request.path)
-        else:
-            if fault == "timeout":
-                self._count("timeouts")
-                time.sleep(delay)
-            try:
-                response = self._route(request)
-            except _HttpError as exc:
-                response = exc.response
-            except Exception as exc:  # a bug must answer 500, not kill the connection
-                response = _json_response({"errors": [{"message": f"server error: {exc}"}]}, 500)
-            # Stored JSON names a placeholder origin; the client sees the one it addressed.
-            response.body = response.body.replace(_PLACEHOLDER, request.origin.encode())
-            if fault == "truncate" and response.status == 200:
-                self._count("truncated")
-                response = replace(response, body=response.body[: len(response.body) // 2])
-        if response.status == 401:
-            self._count("unauthorized")
-        try:
-            handler.send_response(response.status)
-            handler.send_header("Content-Type", response.content_type)
-            handler.send_header("Content-Length", str(len(response.body)))
-            for name, value in response.headers:
-                handler.send_header(name, value)
-            handler.end_headers()
-            handler.wfile.write(response.body)
-        except (BrokenPipeError, ConnectionResetError):
-            # The client gave up (its read timeout passed): nothing left to tell it.
-            handler.close_connection = True
+    def _bug_response(self, error: Exception) -> Response:
+        return json_response({"errors": [{"message": f"server error: {error}"}]}, 500)
 
-    def _route(self, request: _Request) -> _Response:
+    def _finish(self, request: Request, response: Response) -> Response:
+        # Stored JSON names a placeholder origin; the client sees the one it addressed.
+        return replace(response, body=response.body.replace(_PLACEHOLDER, request.origin.encode()))
+
+    def _route(self, request: Request) -> Response:
         path = request.path
         if path == TOKEN_PATH:
-            if request.method != "POST":
-                raise _HttpError(_json_response({"error": "invalid_request"}, 405))
-            return self._token(request)
+            return self._oauth.issue(request)
         if request.method != "GET":
             raise _canvas_error(405, "Method not allowed")
         if path.startswith(CANVAS_PREFIX + "/"):
@@ -465,11 +272,11 @@ class SampleLms:
 
     # Canvas ---------------------------------------------------------------------------------
 
-    def _canvas(self, request: _Request) -> _Response:
-        token = _bearer(request) or request.get("access_token")
+    def _canvas(self, request: Request) -> Response:
+        token = bearer_token(request) or request.get("access_token")
         if not token:
-            raise _HttpError(
-                _json_response(
+            raise HttpError(
+                json_response(
                     {
                         "status": "unauthenticated",
                         "errors": [{"message": "user authorization required"}],
@@ -478,8 +285,8 @@ class SampleLms:
                 )
             )
         if not hmac.compare_digest(token.encode(), self._canvas_token.encode()):
-            raise _HttpError(
-                _json_response(
+            raise HttpError(
+                json_response(
                     {"errors": [{"message": "Invalid access token."}]},
                     401,
                     [("WWW-Authenticate", 'Bearer realm="canvas-lms"')],
@@ -495,12 +302,10 @@ class SampleLms:
                 text = "429 Too Many Requests (Rate Limit Exceeded)\n"
             else:
                 text = "403 Forbidden (Rate Limit Exceeded)\n"
-            raise _HttpError(
-                _Response(bucket.throttle.status, text.encode(), "text/plain", headers)
-            )
+            raise HttpError(Response(bucket.throttle.status, text.encode(), "text/plain", headers))
         try:
             response = self._canvas_dispatch(request)
-        except _HttpError as exc:
+        except HttpError as exc:
             response = exc.response
         remaining = bucket.settle(token)
         response.headers += [
@@ -509,7 +314,7 @@ class SampleLms:
         ]
         return response
 
-    def _canvas_dispatch(self, request: _Request) -> _Response:
+    def _canvas_dispatch(self, request: Request) -> Response:
         rest = request.path[len(CANVAS_PREFIX) :]
         for pattern, handler in self._canvas_routes:
             match = pattern.fullmatch(rest)
@@ -545,12 +350,12 @@ class SampleLms:
             raise _canvas_error(404, "The specified resource does not exist.")
         return rows[0][0]
 
-    def _params(self, request: _Request, **extra: Any) -> dict[str, Any]:
+    def _params(self, request: Request, **extra: Any) -> dict[str, Any]:
         return {"canvas": request.origin, **extra}
 
     def _bookmarked(
-        self, request: _Request, sql: str, params: dict[str, Any], wrap: Callable | None = None
-    ) -> _Response:
+        self, request: Request, sql: str, params: dict[str, Any], wrap: Callable | None = None
+    ) -> Response:
         """A page of a collection walked by id, with Canvas's opaque bookmark links."""
         per_page = _per_page(request)
         after = _bookmark(request.get("page"))
@@ -563,16 +368,16 @@ class SampleLms:
         links.append((request.url(page="first"), "first"))
         items = "[" + ",".join(r[1] for r in rows) + "]"
         text = wrap(items, rows) if wrap else items
-        return _raw_json(text, headers=[("Link", _link_header(links))])
+        return _raw_json(text, headers=[("Link", link_header(links))])
 
     def _numbered(
         self,
-        request: _Request,
+        request: Request,
         count_sql: str,
         sql: str,
         params: dict[str, Any],
         wrap: Callable | None = None,
-    ) -> _Response:
+    ) -> Response:
         """A page of a small collection, with numbered-page links (current, next, prev, first,
         last)."""
         per_page = _per_page(request)
@@ -588,9 +393,9 @@ class SampleLms:
         links += [(request.url(page="1"), "first"), (request.url(page=str(last)), "last")]
         items = "[" + ",".join(r[-1] for r in rows) + "]"
         text = wrap(items, rows, (page, per_page, total, links)) if wrap else items
-        return _raw_json(text, headers=[("Link", _link_header(links))])
+        return _raw_json(text, headers=[("Link", link_header(links))])
 
-    def canvas_terms(self, request: _Request, raw: str) -> _Response:
+    def canvas_terms(self, request: Request, raw: str) -> Response:
         self._account_id(raw)
         states = set(request.all("workflow_state")) or {"active"}
         params = self._params(request, show=bool(states & {"active", "all"}))
@@ -603,7 +408,7 @@ class SampleLms:
             wrap=lambda items, *_: f'{{"enrollment_terms":{items}}}',
         )
 
-    def canvas_sub_accounts(self, request: _Request, raw: str) -> _Response:
+    def canvas_sub_accounts(self, request: Request, raw: str) -> Response:
         account = self._account_id(raw)
         recursive = request.get("recursive") == "true"
         params = self._params(
@@ -618,7 +423,7 @@ class SampleLms:
             params,
         )
 
-    def canvas_account_courses(self, request: _Request, raw: str) -> _Response:
+    def canvas_account_courses(self, request: Request, raw: str) -> Response:
         account = self._account_id(raw)
         states = set(request.all("state"))
         term = request.get("enrollment_term_id")
@@ -640,7 +445,7 @@ class SampleLms:
         )
         return self._bookmarked(request, sql, params)
 
-    def canvas_course(self, request: _Request, raw: str) -> _Response:
+    def canvas_course(self, request: Request, raw: str) -> Response:
         course = self._course_id(raw)
         include = set(request.all("include"))
         column = "json_term" if "term" in include else "json"
@@ -661,7 +466,7 @@ class SampleLms:
             raise _canvas_error(400, "invalid enrollment_term_id")
         return int(raw)
 
-    def canvas_account_users(self, request: _Request, raw: str) -> _Response:
+    def canvas_account_users(self, request: Request, raw: str) -> Response:
         account = self._account_id(raw)
         email = "email" in set(request.all("include"))
         sql = f"""SELECT u.id, u.{"json_email" if email else "json"}
@@ -672,7 +477,7 @@ class SampleLms:
             ORDER BY u.id LIMIT $limit"""
         return self._bookmarked(request, sql, self._params(request, account=account))
 
-    def canvas_course_users(self, request: _Request, raw: str) -> _Response:
+    def canvas_course_users(self, request: Request, raw: str) -> Response:
         course = self._course_id(raw)
         email = "email" in set(request.all("include"))
         types = [_ENROLLMENT_TYPE_NAMES.get(t, t) for t in request.all("enrollment_type")]
@@ -687,7 +492,7 @@ class SampleLms:
         params = self._params(request, course=course, states=states, types=types)
         return self._bookmarked(request, sql, params)
 
-    def canvas_enrollments(self, request: _Request, raw: str) -> _Response:
+    def canvas_enrollments(self, request: Request, raw: str) -> Response:
         course = self._course_id(raw)
         states = _enrollment_states(request.all("state"))
         types = request.all("type") or list(_ENROLLMENT_TYPES)
@@ -699,7 +504,7 @@ class SampleLms:
         params = self._params(request, course=course, states=states, types=types, roles=roles)
         return self._bookmarked(request, sql, params)
 
-    def canvas_assignments(self, request: _Request, raw: str) -> _Response:
+    def canvas_assignments(self, request: Request, raw: str) -> Response:
         course = self._course_id(raw)
         params = self._params(request, course=course, points=POINTS_POSSIBLE)
         return self._numbered(
@@ -710,7 +515,7 @@ class SampleLms:
             params,
         )
 
-    def canvas_submissions(self, request: _Request, raw: str) -> _Response:
+    def canvas_submissions(self, request: Request, raw: str) -> Response:
         course = self._course_id(raw)
         students = request.all("student_ids")
         if not students:
@@ -766,7 +571,7 @@ class SampleLms:
                 raise _canvas_error(400, f"invalid user id {value!r}")
         return ids
 
-    def _linked_outcomes(self, request: _Request, course: int, full: bool = True) -> str:
+    def _linked_outcomes(self, request: Request, course: int, full: bool = True) -> str:
         rows = self.data.rows(
             f"""SELECT {_outcome_json(full)} FROM cv_outcomes o
             WHERE o.id IN (SELECT unnest(list_transform(rubric, lambda r: r.outcome_id))
@@ -776,7 +581,7 @@ class SampleLms:
         )
         return "[" + ",".join(r[0] for r in rows) + "]"
 
-    def canvas_outcome_results(self, request: _Request, raw: str) -> _Response:
+    def canvas_outcome_results(self, request: Request, raw: str) -> Response:
         course = self._course_id(raw)
         include = set(request.all("include"))
         params = self._params(
@@ -824,7 +629,7 @@ class SampleLms:
         )
         return "[" + ",".join(r[0] for r in rows) + "]"
 
-    def _linked_alignments(self, request: _Request, ids: list[int]) -> str:
+    def _linked_alignments(self, request: Request, ids: list[int]) -> str:
         rows = self.data.rows(
             """SELECT to_json(struct_pack(id := 'assignment_' || id, name := name,
                 html_url := $canvas || '/courses/' || course_id || '/assignments/' || id))
@@ -833,7 +638,7 @@ class SampleLms:
         )
         return "[" + ",".join(r[0] for r in rows) + "]"
 
-    def canvas_outcome_rollups(self, request: _Request, raw: str) -> _Response:
+    def canvas_outcome_rollups(self, request: Request, raw: str) -> Response:
         course = self._course_id(raw)
         include = set(request.all("include"))
         skip_empty = "missing_user_rollups" in request.all("exclude")
@@ -891,7 +696,7 @@ class SampleLms:
             wrap,
         )
 
-    def canvas_outcome_group_links(self, request: _Request, raw: str, *, course: bool) -> _Response:
+    def canvas_outcome_group_links(self, request: Request, raw: str, *, course: bool) -> Response:
         full = request.get("outcome_style") == "full"
         if course:
             context = self._course_id(raw)
@@ -926,49 +731,9 @@ class SampleLms:
 
     # OneRoster ------------------------------------------------------------------------------
 
-    def _token(self, request: _Request) -> _Response:
-        form = dict(parse_qsl(request.body.decode("utf-8", "replace")))
-        client_id, client_secret = _basic(request)
-        client_id = client_id or form.get("client_id")
-        client_secret = client_secret or form.get("client_secret")
-        if not (
-            client_id
-            and client_secret
-            and hmac.compare_digest(client_id.encode(), self._client_id.encode())
-            and hmac.compare_digest(client_secret.encode(), self._client_secret.encode())
-        ):
-            raise _HttpError(
-                _json_response(
-                    {"error": "invalid_client"},
-                    401,
-                    [("WWW-Authenticate", 'Basic realm="oneroster"')],
-                )
-            )
-        if form.get("grant_type") != "client_credentials":
-            raise _HttpError(_json_response({"error": "unsupported_grant_type"}, 400))
-        asked = form.get("scope", "").split()
-        unknown = [s for s in asked if s not in KNOWN_SCOPES]
-        if unknown:
-            raise _HttpError(_json_response({"error": "invalid_scope"}, 400))
-        granted = frozenset(asked or KNOWN_SCOPES)
-        token = secrets.token_urlsafe(32)
-        with self._lock:
-            now = time.monotonic()
-            self._tokens = {t: v for t, v in self._tokens.items() if v[0] > now}
-            self._tokens[token] = (now + self._token_ttl, granted)
-        payload = {
-            "access_token": token,
-            "token_type": "bearer",
-            "expires_in": max(1, math.ceil(self._token_ttl)),
-            "scope": " ".join(sorted(granted)),
-        }
-        return _json_response(payload, headers=[("Cache-Control", "no-store")])
-
-    def _oneroster(self, request: _Request) -> _Response:
-        token = _bearer(request)
-        with self._lock:
-            entry = self._tokens.get(token or "")
-        if entry is None or entry[0] <= time.monotonic():
+    def _oneroster(self, request: Request) -> Response:
+        scopes = self._oauth.granted(request)
+        if scopes is None:
             raise _imsx_error(
                 401,
                 "unauthorisedrequest",
@@ -982,14 +747,14 @@ class SampleLms:
         collection = _COLLECTIONS.get((match.group(1), match.group(2))) if match else None
         if collection is None:
             raise _imsx_error(404, "unknownobject", f"No such endpoint: {request.path}")
-        if not entry[1] & collection.scopes:
+        if not scopes & collection.scopes:
             raise _imsx_error(403, "forbidden", "The token's scope does not cover this endpoint.")
         base = f"{request.origin}{ONEROSTER_PREFIX}/"
         if match.group(3):
             return self._oneroster_one(collection, match.group(3), base)
         return self._oneroster_list(request, collection, base)
 
-    def _oneroster_one(self, collection: _Collection, sourced_id: str, base: str) -> _Response:
+    def _oneroster_one(self, collection: _Collection, sourced_id: str, base: str) -> Response:
         rows = self.data.rows(
             f"SELECT r.json FROM {collection.table} r "
             f"WHERE {collection.where} AND r.sourcedId = $id",
@@ -999,7 +764,7 @@ class SampleLms:
             raise _imsx_error(404, "unknownobject", f"No {collection.singular} {sourced_id!r}")
         return _raw_json(f'{{"{collection.singular}":{rows[0][0]}}}')
 
-    def _oneroster_list(self, request: _Request, collection: _Collection, base: str) -> _Response:
+    def _oneroster_list(self, request: Request, collection: _Collection, base: str) -> Response:
         limit = _int_param(request.get("limit"), ONEROSTER_DEFAULT_LIMIT, "limit", minimum=1)
         limit = min(limit, ONEROSTER_MAX_LIMIT)
         offset = _int_param(request.get("offset"), 0, "offset", minimum=0)
@@ -1038,17 +803,7 @@ class SampleLms:
         rows = [r[0] for r in self.data.rows(sql, params)]
         if fields:
             rows = _select_fields(rows, fields)
-        links = []
-        if offset + limit < total:
-            links.append((request.url(limit=str(limit), offset=str(offset + limit)), "next"))
-        last = max(0, (total - 1) // limit * limit)
-        links.append((request.url(limit=str(limit), offset=str(last)), "last"))
-        links.append((request.url(limit=str(limit), offset="0"), "first"))
-        if offset > 0:
-            links.append(
-                (request.url(limit=str(limit), offset=str(max(0, offset - limit))), "prev")
-            )
-        headers = [("X-Total-Count", str(total)), ("Link", _link_header(links))]
+        headers = offset_paging_headers(request, limit=limit, offset=offset, total=total)
         return _raw_json(f'{{"{collection.envelope}":[{",".join(rows)}]}}', headers=headers)
 
 
@@ -1617,26 +1372,7 @@ def _since(value: str | None, name: str) -> datetime | None:
     return parsed
 
 
-def _bearer(request: _Request) -> str | None:
-    header = request.headers.get("Authorization") or ""
-    scheme, _, token = header.partition(" ")
-    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
-
-
-def _basic(request: _Request) -> tuple[str | None, str | None]:
-    header = request.headers.get("Authorization") or ""
-    scheme, _, encoded = header.partition(" ")
-    if scheme.lower() != "basic":
-        return None, None
-    try:
-        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
-        return None, None
-    user, _, password = decoded.partition(":")
-    return user, password
-
-
-def _per_page(request: _Request) -> int:
+def _per_page(request: Request) -> int:
     raw = request.get("per_page")
     if raw is None or not raw.isdigit() or int(raw) < 1:
         return CANVAS_DEFAULT_PER_PAGE
@@ -1666,10 +1402,6 @@ def _bookmark(raw: str | None) -> int:
         raise _canvas_error(400, "invalid page: malformed bookmark") from None
 
 
-def _link_header(links: list[tuple[str, str]]) -> str:
-    return ",".join(f'<{url}>; rel="{rel}"' for url, rel in links)
-
-
 def _int_list(values: list[str], name: str) -> list[int]:
     if not all(v.isdigit() for v in values):
         raise _canvas_error(400, f"invalid {name}")
@@ -1677,11 +1409,9 @@ def _int_list(values: list[str], name: str) -> list[int]:
 
 
 def _int_param(raw: str | None, default: int, name: str, minimum: int) -> int:
-    if raw is None or raw == "":
-        return default
-    if not raw.isdigit() or int(raw) < minimum:
-        raise _imsx_error(400, "invalid_selection_field", f"{name} must be an integer >= {minimum}")
-    return int(raw)
+    return int_param(
+        raw, default, name, minimum, lambda text: _imsx_error(400, "invalid_selection_field", text)
+    )
 
 
 def _enrollment_states(states: list[str]) -> list[str]:
@@ -1703,14 +1433,6 @@ def _select_fields(rows: list[str], fields: list[str]) -> list[str]:
             raise _imsx_error(400, "invalid_selection_field", f"No such field: {missing[0]!r}")
         out.append(json.dumps({f: record[f] for f in fields}))
     return out
-
-
-def _fault_response(path: str) -> _Response:
-    if path.startswith(ONEROSTER_PREFIX):
-        return _imsx_error(500, "internal_server_error", "Internal server error").response
-    if path == TOKEN_PATH:
-        return _json_response({"error": "server_error"}, 500)
-    return _json_response({"errors": [{"message": "An error occurred."}]}, 500)
 
 
 # The environment variables the sample LMS and a config pointing at it share.

@@ -13,6 +13,7 @@ from typing import Any
 
 import duckdb
 import pytest
+from api_source_helpers import FAST, nightly_pull, raw_warehouse, sync_pages
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
@@ -23,23 +24,12 @@ from connectors.badgr import (
     badgr_client,
     badgr_pages,
 )
-from connectors.http import BadResponseError, HttpSettings, NotFoundError, RequestStats
+from connectors.http import BadResponseError, NotFoundError, RequestStats, StreamPage
 from models.config import BadgrSource, ConfigError, HttpOptions
 from models.credentials.platforms import EMBEDDED_IMAGE, normalize_badgr
 from models.credentials.record import Alignment, Recipient
-from pipelines.api_sources import API_SOURCE_KINDS, pull_api_source
-from pipelines.api_sync import ApiSync, ensure_api_raw_table
 
 TOKEN = "badgr-access-t0ken-5e2c"
-FAST = HttpSettings(
-    connect_timeout=2.0,
-    read_timeout=5.0,
-    max_retries=4,
-    backoff_factor=0.01,
-    backoff_jitter=0.0,
-    backoff_max=0.05,
-    bad_json_retries=2,
-)
 
 
 def envelope(result: list, success: bool = True, description: str = "ok") -> dict:
@@ -174,20 +164,11 @@ def badgr(httpserver: HTTPServer) -> Iterator[FakeBadgr]:
 
 
 def warehouse(path: Path) -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect(str(path))
-    for table in BADGR_TABLES:
-        ensure_api_raw_table(con, table)
-    return con
+    return raw_warehouse(path, BADGR_TABLES)
 
 
-def pull(con, settings: BadgrSettings, stats: RequestStats | None = None) -> list:
-    sync = ApiSync.begin(con, settings.name, "run-1")
-    with badgr_client(settings, stats) as client:
-        pages = list(badgr_pages(client, settings, sync))
-    for page in pages:
-        sync.commit(page)
-    sync.finish()
-    return pages
+def pull(con, settings: BadgrSettings, stats: RequestStats | None = None) -> list[StreamPage]:
+    return sync_pages(con, settings, badgr_client, badgr_pages, stats=stats)
 
 
 def keys(con, table: str) -> list[str]:
@@ -296,14 +277,13 @@ def test_every_night_reads_every_issuer_whole_and_a_revocation_replaces_the_reco
         concurrency=2,
         http=HttpOptions(read_timeout=5.0, backoff_factor=0.0),
     )
-    kind = {k.kind: k for k in API_SOURCE_KINDS}["badgr"]
     con = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
-    first = pull_api_source(con, kind, source, run_id="night-1")
+    first = nightly_pull(con, source, "night-1")
     assert first.inserted == 2 + 2 + 5
 
     badgr.assertions["iss1"][1] = assertion("iss1", 1, revoked=True, revocationReason="Error")
     badgr.asked.clear()
-    second = pull_api_source(con, kind, source, run_id="night-2")
+    second = nightly_pull(con, source, "night-2")
     assert (second.inserted, second.updated, second.unchanged) == (0, 1, 8)
     # No "changed since" filter exists: the second night asks the same questions.
     assert all("since" not in q for _, q in badgr.asked)

@@ -13,6 +13,7 @@ from typing import Any
 
 import duckdb
 import pytest
+from api_source_helpers import FAST, nightly_pull, raw_warehouse, sync_pages
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
@@ -26,27 +27,17 @@ from connectors.http import (
     ApiError,
     AuthenticationError,
     BadResponseError,
-    HttpSettings,
     RequestStats,
+    StreamPage,
 )
 from models.config import ConfigError, CredlySource, HttpOptions
 from models.credentials.platforms import normalize_credly
 from models.credentials.record import Alignment, Recipient
-from pipelines.api_sources import API_SOURCE_KINDS, pull_api_source
-from pipelines.api_sync import ApiSync, ensure_api_raw_table
+from pipelines.api_sync import ApiSync
 
 TOKEN = "credly-org-t0ken-8a7b"
 ORG = "7c7a3b2e-0000-4000-8000-000000000001"
 BADGES = f"/v1/organizations/{ORG}/badges"
-FAST = HttpSettings(
-    connect_timeout=2.0,
-    read_timeout=5.0,
-    max_retries=4,
-    backoff_factor=0.01,
-    backoff_jitter=0.0,
-    backoff_max=0.05,
-    bad_json_retries=2,
-)
 
 
 def badge(number: int, **changes: Any) -> dict:
@@ -143,20 +134,11 @@ def credly(httpserver: HTTPServer) -> Iterator[FakeCredly]:
 
 
 def warehouse(path: Path) -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect(str(path))
-    for table in CREDLY_TABLES:
-        ensure_api_raw_table(con, table)
-    return con
+    return raw_warehouse(path, CREDLY_TABLES)
 
 
-def pull(con, settings: CredlySettings, stats: RequestStats | None = None) -> list:
-    sync = ApiSync.begin(con, settings.name, "run-1")
-    with credly_client(settings, stats) as client:
-        pages = list(credly_pages(client, settings, sync))
-    for page in pages:
-        sync.commit(page)
-    sync.finish()
-    return pages
+def pull(con, settings: CredlySettings, stats: RequestStats | None = None) -> list[StreamPage]:
+    return sync_pages(con, settings, credly_client, credly_pages, stats=stats)
 
 
 def keys(con) -> list[str]:
@@ -266,12 +248,11 @@ def test_every_night_reads_the_organization_whole_and_a_revocation_replaces_the_
         token_env="CREDLY_TOKEN",
         http=HttpOptions(read_timeout=5.0, backoff_factor=0.0),
     )
-    kind = {k.kind: k for k in API_SOURCE_KINDS}["credly"]
     con = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
-    assert pull_api_source(con, kind, source, run_id="night-1").inserted == 3
+    assert nightly_pull(con, source, "night-1").inserted == 3
     credly.badges[1] = badge(1, state="revoked", revocation_reason="Issued in error")
     credly.asked.clear()
-    second = pull_api_source(con, kind, source, run_id="night-2")
+    second = nightly_pull(con, source, "night-2")
     assert (second.inserted, second.updated, second.unchanged) == (0, 1, 2)
     # Whole again: the first page is asked for with no filter.
     assert credly.asked[0] == b""

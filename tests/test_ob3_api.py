@@ -16,10 +16,11 @@ from urllib.parse import parse_qs
 
 import duckdb
 import pytest
+from api_source_helpers import FAST, nightly_pull, raw_warehouse, sync_pages
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from connectors.http import BadResponseError, HttpSettings, RequestStats, TransportError
+from connectors.http import BadResponseError, RequestStats, StreamPage, TransportError
 from connectors.ob3_api import (
     OB3_API_TABLES,
     STREAM,
@@ -35,22 +36,12 @@ from models.config import (
     HttpOptions,
     Ob3ApiSource,
 )
-from pipelines.api_sources import API_SOURCE_KINDS, pull_api_source
-from pipelines.api_sync import ApiSync, ensure_api_raw_table
+from pipelines.api_sync import ApiSync
 
 CLIENT_ID = "pathways-ob3-client"
 CLIENT_SECRET = "ob3-s3cret-never-shown-4b1d"
 ACCESS_TOKEN = "ob3-access-token-9f0e"
 PATH = "/ims/ob/v3p0/credentials"
-FAST = HttpSettings(
-    connect_timeout=2.0,
-    read_timeout=5.0,
-    max_retries=4,
-    backoff_factor=0.01,
-    backoff_jitter=0.0,
-    backoff_max=0.05,
-    bad_json_retries=2,
-)
 
 
 def b64(data: dict) -> str:
@@ -141,20 +132,13 @@ def ob3(httpserver: HTTPServer) -> Iterator[FakeOb3]:
 
 
 def warehouse(path: Path) -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect(str(path))
-    for table in OB3_API_TABLES:
-        ensure_api_raw_table(con, table)
-    return con
+    return raw_warehouse(path, OB3_API_TABLES)
 
 
-def pull(con, settings: Ob3ApiSettings, run_id: str = "run-1", stats: RequestStats | None = None):
-    sync = ApiSync.begin(con, settings.name, run_id)
-    with ob3_api_client(settings, stats) as client:
-        pages = list(ob3_api_pages(client, settings, sync))
-    for page in pages:
-        sync.commit(page)
-    sync.finish()
-    return pages
+def pull(
+    con, settings: Ob3ApiSettings, run_id: str = "run-1", stats: RequestStats | None = None
+) -> list[StreamPage]:
+    return sync_pages(con, settings, ob3_api_client, ob3_api_pages, run_id=run_id, stats=stats)
 
 
 def stored(con) -> dict[str, dict]:
@@ -333,10 +317,9 @@ def test_the_second_sync_asks_since_the_first_sync_start_less_the_overlap(
         concurrency=1,
         http=HttpOptions(read_timeout=5.0, backoff_factor=0.0),
     )
-    kind = {k.kind: k for k in API_SOURCE_KINDS}["ob3_api"]
     con = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
     ob3.entries = [credential(n) for n in range(3)]
-    first = pull_api_source(con, kind, source, run_id="night-1")
+    first = nightly_pull(con, source, "night-1")
     assert first.inserted == 3 and all("since" not in q for q in ob3.asked)
     (started,) = con.execute(
         "SELECT completed_started_at FROM audit.api_checkpoints WHERE stream = ?", [STREAM]
@@ -344,7 +327,7 @@ def test_the_second_sync_asks_since_the_first_sync_start_less_the_overlap(
 
     ob3.asked.clear()
     ob3.entries.append(jws(credential(9)))
-    second = pull_api_source(con, kind, source, run_id="night-2")
+    second = nightly_pull(con, source, "night-2")
     expected = ob3_time(started - timedelta(minutes=90))
     assert {q.get("since") for q in ob3.asked} == {expected}
     assert second.inserted == 1

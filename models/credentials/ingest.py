@@ -16,9 +16,10 @@ the trust store and the time.
 
 from collections.abc import Mapping
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
+from models.credentials.jws import parse_datetime
 from models.credentials.normalize import normalize_ob2, normalize_ob3
 from models.credentials.platforms import compact_jws_payload, normalize_badgr, normalize_credly
 from models.credentials.record import (
@@ -167,7 +168,7 @@ def _platform_state(
         if normalized.revocation_reason:
             reason += f": {normalized.revocation_reason}"
         return _worse(verification, Check("status", "fail", reason), "revoked")
-    until = parse_instant(normalized.valid_until)
+    until = parse_datetime(normalized.valid_until)
     if until is not None and until < now:
         return _worse(
             verification,
@@ -224,20 +225,3 @@ def _jws_payload(token: str) -> Mapping[str, Any] | None:
 
 def _dict(value: Mapping[str, Any] | None) -> dict[str, Any] | None:
     return dict(value) if value is not None else None
-
-
-def parse_instant(value: str | None) -> datetime | None:
-    """An ISO 8601 instant as credentials state them ("2026-05-01T00:00:00Z", "2026-05-01"),
-    timezone-aware (UTC when none is given); None when absent or unreadable."""
-    if not value or not isinstance(value, str):
-        return None
-    text = value.strip()
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment

@@ -7,8 +7,9 @@ VC 1.1 carry it in a `vc` claim instead. The JOSE header names the key by `kid` 
 dereference) or carries it as `jwk`; `alg` is RS256 at minimum, other algorithms are allowed.
 We accept EdDSA (Ed25519), RS256 and ES256 — never `none` or a shared-secret HMAC.
 
-Also home of `parse_datetime`, the one reading of DateTime / NumericDate values the verifier,
-the status checks and Open Badges 2.0 share.
+Also home of `parse_datetime`, the one reading of DateTime / NumericDate values: the verifier,
+the status checks, Open Badges 2.0, the warehouse's credential dates and the sample badge
+platform all read dates with it.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ status lists are the verifier's business. Images that are data: URIs become "dat
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC
 from typing import Any
 
@@ -58,19 +58,23 @@ def _criteria(criteria: Any) -> str | None:
     return _text(criteria)
 
 
-def _alignments(values: Any) -> tuple[Alignment, ...]:
-    return tuple(
-        Alignment(
-            target_url=_text(item.get("targetUrl")),
-            target_name=_text(item.get("targetName")),
-            target_type=_text(item.get("targetType")),
-            target_framework=_text(item.get("targetFramework")),
-            target_code=_text(item.get("targetCode")),
-            target_description=_text(item.get("targetDescription")),
-        )
-        for item in _list(values)
-        if isinstance(item, Mapping)
+def alignment(item: Mapping[str, Any], text: Callable[[Any], str | None] = _text) -> Alignment:
+    """An Open Badges alignment object (`targetUrl`, `targetName`, `targetType`,
+    `targetFramework`, `targetCode`, `targetDescription`, as OB 2.0, OB 3.0 and Badgr's badge
+    classes all name them) as an `Alignment`; `text` reads each field (by default: a non-empty
+    string as stated, anything else None)."""
+    return Alignment(
+        target_url=text(item.get("targetUrl")),
+        target_name=text(item.get("targetName")),
+        target_type=text(item.get("targetType")),
+        target_framework=text(item.get("targetFramework")),
+        target_code=text(item.get("targetCode")),
+        target_description=text(item.get("targetDescription")),
     )
+
+
+def _alignments(values: Any) -> tuple[Alignment, ...]:
+    return tuple(alignment(item) for item in _list(values) if isinstance(item, Mapping))
 
 
 def _evidence(values: Any) -> tuple[str, ...]:

@@ -17,11 +17,12 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from models.credentials.normalize import DATA_URI, alignment
 from models.credentials.record import Alignment, NormalizedCredential, Recipient
 
-# What an image embedded as a data: URI becomes (its bytes stay in the raw record); the same
-# marker as models.credentials.normalize uses for Open Badges documents.
-EMBEDDED_IMAGE = "data-uri"
+# What an image embedded as a data: URI becomes (its bytes stay in the raw record): the marker
+# models.credentials.normalize uses for Open Badges documents.
+EMBEDDED_IMAGE = DATA_URI
 _OB2_CONTEXT_MARKS = ("w3id.org/openbadges/v2", "openbadgespec.org/v2")
 _VC_CONTEXT_MARKS = ("www.w3.org/ns/credentials/v2", "www.w3.org/2018/credentials/v1")
 
@@ -67,17 +68,9 @@ def normalize_badgr(
         achievement_type="Badge",
         achievement_description=_text(badgeclass.get("description")),
         criteria=_text(badgeclass.get("criteriaNarrative")) or _text(badgeclass.get("criteriaUrl")),
-        alignments=tuple(
-            Alignment(
-                target_url=_text(item.get("targetUrl")),
-                target_name=_text(item.get("targetName")),
-                target_type=_text(item.get("targetType")),
-                target_framework=_text(item.get("targetFramework")),
-                target_code=_text(item.get("targetCode")),
-                target_description=_text(item.get("targetDescription")),
-            )
-            for item in _objects(badgeclass.get("alignments"))
-        ),
+        # Badgr names a badge class's alignments as Open Badges does; its record's text is
+        # read the platform way (trimmed, numbers kept as text).
+        alignments=tuple(alignment(item, _text) for item in _objects(badgeclass.get("alignments"))),
         issuer_id=_text(issuer.get("openBadgeId"))
         or _text(assertion.get("issuerOpenBadgeId"))
         or _text(assertion.get("issuer")),
