@@ -50,6 +50,7 @@ ui: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/sis_ingestion.py
 	$(BIN)/python bench/lms_pull.py
+	$(BIN)/python bench/learner_records.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

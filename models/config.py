@@ -453,6 +453,99 @@ class VerificationSettings(_Settings):
     trust_dir: Path | None = None
 
 
+_PARTNER_ID = r"^[a-z0-9][a-z0-9-]*$"
+# A SIS users `metadata.*` extension column, named without its `metadata.` prefix.
+_METADATA_KEY = r"^[A-Za-z_][A-Za-z0-9_]*$"
+
+
+class ExportIssuer(_Settings):
+    """Who signs the learner records: the district, as a `did:key` of its signing key, or as the
+    `did:web` DID it publishes (then its did.json must list that key under assertionMethod)."""
+
+    name: str
+    # The district's public web page, shown in the issuer Profile.
+    url: Annotated[str, Field(pattern=r"^https?://[^\s]+$")]
+    did_web: Annotated[str | None, Field(pattern=r"^did:web:[^\s#]+$")] = None
+
+
+class ExportSecret(_Settings):
+    """Where a secret of the exports is read from: a file (readable only by the service user),
+    or an environment variable. Never this file, the repository or the warehouse."""
+
+    path: Path | None = None
+    env: Annotated[str | None, Field(pattern=_ENV_NAME)] = None
+
+    @model_validator(mode="after")
+    def _one_place(self) -> ExportSecret:
+        if (self.path is None) == (self.env is None):
+            raise ValueError(
+                "give exactly one of `path` (a file holding the secret, e.g. the key file "
+                "`pathways keys generate` wrote) or `env` (the NAME of the environment variable "
+                "holding it)"
+            )
+        return self
+
+
+class ExportPartner(_Settings):
+    """A college or employer the district shares learner records with (a partner bundle)."""
+
+    id: Annotated[str, Field(pattern=_PARTNER_ID)]
+    name: str
+    # A SIS users `metadata.<field>` (without the prefix): true / yes / 1 means the learner does
+    # not want their record shared with this partner.
+    opt_out_field: Annotated[str | None, Field(pattern=_METADATA_KEY)] = None
+    # A CSV with a `learner_sourced_id` column: learners who opted out of this partner.
+    opt_out_file: Path | None = None
+
+
+class ExportSettings(_Settings):
+    """The signed learner records (Open Badges 3.0 in a CLR 2.0 credential) exported each night."""
+
+    enabled: bool = True
+    # Default: `exports/` beside the warehouse folder.
+    out_dir: Path | None = None
+    issuer: ExportIssuer
+    # The district's Ed25519 signing key (`secretKeyMultibase`, `zrv…`, as `pathways keys
+    # generate` writes it).
+    key: ExportSecret
+    # The secret the learner keys and the salts of each learner's hashed sourcedId are derived
+    # from (at least 16 characters). Changing it re-keys every record.
+    salt: ExportSecret
+    # The folder URL where the district publishes its status lists (`<url>/<n>.json`, the files
+    # written to `<out_dir>/status/`); verifiers fetch them to see revocations.
+    status_lists_url: Annotated[str, Field(pattern=r"^https?://[^\s]+$")]
+    # Plain name / email in the record (never for a learner with a directory-information opt-out).
+    include_name: bool = False
+    include_email: bool = False
+    # A SIS users `metadata.<field>`: true / yes / 1 means the learner opted out of directory
+    # information, so their name and email never appear, whatever include_* say.
+    directory_opt_out_field: Annotated[str | None, Field(pattern=_METADATA_KEY)] = None
+    # A CSV (`learner_sourced_id`, `partner_id`, `achievement_id`): a learner who lists any
+    # achievement for a partner shares only those with that partner.
+    sharing_choices_file: Path | None = None
+    partners: tuple[ExportPartner, ...] = ()
+    # Also write each record as a VC-JWT (`.jwt` beside the `.json`).
+    vc_jwt: bool = False
+    # Night folders kept (unchanged records are hard links, so older nights cost little space).
+    keep_nights: Annotated[int, Field(ge=1)] = 7
+    # Worker processes that sign (canonicalization is CPU-bound); default: the cores available.
+    workers: Annotated[int | None, Field(ge=1, le=64)] = None
+
+    @field_validator("partners", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return [value] if isinstance(value, dict) else value
+
+    @field_validator("partners")
+    @classmethod
+    def _unique_partners(cls, value: tuple[ExportPartner, ...]) -> tuple[ExportPartner, ...]:
+        ids = [partner.id for partner in value]
+        repeated = sorted({i for i in ids if ids.count(i) > 1})
+        if repeated:
+            raise ValueError(f"two partners have the id {repeated[0]!r}; give each its own `id`")
+        return value
+
+
 class PathwaysConfig(_Settings):
     """A whole `pathways.yaml`."""
 
@@ -462,6 +555,8 @@ class PathwaysConfig(_Settings):
     sources: SourcesSettings
     privacy: PrivacySettings = PrivacySettings()
     verification: VerificationSettings = VerificationSettings()
+    # Signed learner records; none when absent.
+    exports: ExportSettings | None = None
 
 
 def load_config(path: str | Path) -> PathwaysConfig:
@@ -502,8 +597,26 @@ def _resolve_paths(config: PathwaysConfig, base: Path) -> PathwaysConfig:
         else source
         for source in config.sources.credentials
     )
+    exports = config.exports
+    if exports is not None:
+        out_dir = resolve(exports.out_dir) or resolve(config.warehouse.path).parent.parent / (
+            "exports"
+        )
+        exports = exports.model_copy(
+            update={
+                "out_dir": out_dir,
+                "key": exports.key.model_copy(update={"path": resolve(exports.key.path)}),
+                "salt": exports.salt.model_copy(update={"path": resolve(exports.salt.path)}),
+                "sharing_choices_file": resolve(exports.sharing_choices_file),
+                "partners": tuple(
+                    p.model_copy(update={"opt_out_file": resolve(p.opt_out_file)})
+                    for p in exports.partners
+                ),
+            }
+        )
     return config.model_copy(
         update={
+            "exports": exports,
             "warehouse": config.warehouse.model_copy(
                 update={
                     "path": resolve(config.warehouse.path),

@@ -1,6 +1,7 @@
 """`pathways`: generate a sample district, run the nightly job, or do both as a demo."""
 
 import argparse
+import json
 import logging
 import os
 import sys
@@ -41,6 +42,8 @@ class NightSummary:
     file_problems: list[str] = field(default_factory=list)
     # Credentials in core.credentials by verification status (empty without credential sources).
     credential_statuses: dict[str, int] = field(default_factory=dict)
+    # Learner records in marts.learner_records by status (current, withdrawn).
+    learner_records: dict[str, int] = field(default_factory=dict)
 
 
 class _ProgressHandler(logging.Handler):
@@ -181,6 +184,12 @@ def _read_warehouse(config: PathwaysConfig, summary: NightSummary) -> None:
                     "GROUP BY ALL ORDER BY 2 DESC, 1"
                 ).fetchall()
             )
+        if summary.tables.get("marts.learner_records"):
+            summary.learner_records = dict(
+                con.execute(
+                    "SELECT status, count(*) FROM marts.learner_records GROUP BY ALL ORDER BY 1"
+                ).fetchall()
+            )
     finally:
         con.close()
 
@@ -211,6 +220,14 @@ def print_summary(summary: NightSummary, console: Console) -> None:
                 f"{n:,} {s.replace('_', ' ')}" for s, n in summary.credential_statuses.items()
             )
             + " (marts.credential_verification_summary)",
+            highlight=False,
+        )
+    if summary.learner_records and config.exports is not None:
+        console.print(
+            "Learner records: "
+            + ", ".join(f"{n:,} {s}" for s, n in summary.learner_records.items())
+            + f" (marts.learner_records); files in {config.exports.out_dir / 'latest'}/; check "
+            "one with `pathways verify FILE`",
             highlight=False,
         )
     for failure in summary.failures:
@@ -478,6 +495,112 @@ def _cmd_sample_badges(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def _cmd_keys_generate(args: argparse.Namespace, console: Console) -> int:
+    from models.credentials import issue, keys
+
+    out = Path(args.out)
+    if out.exists() and not args.force:
+        console.print(f"[red]{out} exists[/]; pass --force to replace it (the old key is lost)")
+        return 2
+    private_key = keys.generate_private_key()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    temporary = out.with_name(f".{out.name}.tmp")
+    temporary.unlink(missing_ok=True)
+    # Readable by its owner only, from the moment it exists.
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(keys.secret_key_multibase(private_key) + "\n")
+    os.replace(temporary, out)
+    public = private_key.public_key()
+    console.print(f"Wrote a new Ed25519 signing key to {out} (mode 600). Keep it out of the")
+    console.print("repository and the warehouse; point exports.key.path at it, or put its")
+    console.print("content in the environment variable exports.key.env names.")
+    print(f"did:key:             {keys.did_key(public)}")
+    print(f"verificationMethod:  {keys.did_key_verification_method(public)}")
+    print(f"publicKeyMultibase:  {keys.public_key_multibase(public)}")
+    if args.did_web:
+        document = issue.did_web_document(args.did_web, private_key)
+        target = Path(args.did_document or out.with_name("did.json"))
+        target.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+        url = keys.did_web_document_url(args.did_web)
+        print(f"did:web document:    {target} (publish it at {url})")
+    return 0
+
+
+_OUTCOME_MARK = {"pass": "PASS", "fail": "FAIL", "warn": "WARN", "skip": "SKIP"}
+
+
+def _cmd_verify(args: argparse.Namespace, console: Console) -> int:
+    from datetime import UTC, datetime
+
+    from connectors.trust_cache import load_trust_store
+    from models.credentials.clr import verify_record
+    from models.credentials.jws import parse_datetime
+    from models.credentials.record import TrustStore
+
+    trust, problems = load_trust_store(Path(args.trust)) if args.trust else (TrustStore(), [])
+    for problem in problems:
+        print(f"trust folder: {problem}")
+    status_lists = dict(trust.status_lists)
+    for given in args.status_list or []:
+        path = Path(given)
+        for file in sorted(path.glob("*.json")) if path.is_dir() else [path]:
+            try:
+                document = json.loads(file.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as error:
+                print(f"status list {file}: not readable ({error})")
+                return 2
+            if isinstance(document, dict) and isinstance(document.get("id"), str):
+                status_lists[document["id"]] = document
+    trust = TrustStore(
+        did_documents=trust.did_documents, status_lists=status_lists, hosted=trust.hosted
+    )
+    now = parse_datetime(args.at) if args.at else datetime.now(UTC)
+    if now is None:
+        print(f"--at {args.at!r} is not a date or time")
+        return 2
+    failed = 0
+    for name in args.files:
+        path = Path(name)
+        try:
+            data = path.read_bytes()
+        except OSError as error:
+            print(f"{name}: cannot be read ({error.strerror})")
+            failed += 1
+            continue
+        result = verify_record(data, trust=trust, now=now)
+        print(f"{name}")
+        sections = [("", result.outer), *result.nested]
+        for where, verification in sections:
+            if where:
+                print(f"  {where}")
+            for check in verification.checks:
+                label = _CHECK_NAMES.get(check.name, check.name)
+                print(f"    {_OUTCOME_MARK[check.outcome]}  {label:<10} {check.message}")
+        verdict = "VERIFIED" if result.passed else "NOT VERIFIED"
+        credentials = 1 + len(result.nested)
+        bad = [v for _, v in sections if v.status != "verified"]
+        detail = f": {bad[0].reason}" if bad else ""
+        print(f"  {verdict} ({credentials} credential{'s' if credentials > 1 else ''}){detail}")
+        failed += not result.passed
+    if len(args.files) > 1:
+        print(f"{len(args.files) - failed} of {len(args.files)} files verified")
+    return 0 if failed == 0 else 1
+
+
+_CHECK_NAMES = {
+    "structure": "structure",
+    "context": "contexts",
+    "terms": "terms",
+    "proof": "signature",
+    "jws": "signature",
+    "status": "status",
+    "validity": "dates",
+    "schema": "schema",
+    "recipient": "recipient",
+}
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `pathways` command."""
     parser = argparse.ArgumentParser(prog="pathways", description=__doc__)
@@ -541,6 +664,35 @@ def main(argv: list[str] | None = None) -> int:
         "--slow-seconds", type=float, default=2.0, help="how late a timed-out answer comes"
     )
 
+    key_commands = commands.add_parser("keys", help="the district's signing keys").add_subparsers(
+        dest="keys_command", required=True
+    )
+    generate_key = key_commands.add_parser(
+        "generate", help="create an Ed25519 key to sign learner records with"
+    )
+    generate_key.add_argument("--out", required=True, help="file to write the secret key to")
+    generate_key.add_argument("--force", action="store_true", help="replace an existing file")
+    generate_key.add_argument(
+        "--did-web", help="the district's did:web DID, to write the DID document to publish"
+    )
+    generate_key.add_argument("--did-document", help="where to write it (default: did.json)")
+
+    verify = commands.add_parser(
+        "verify",
+        help="verify Open Badges 3.0 / CLR 2.0 credentials (JSON or JWT), offline",
+        description="Checks every proof (nested ones too), the official 1EdTech schema, the "
+        "validity dates and revocation, and prints each check. Exit status 0 only if every "
+        "file passes every check.",
+    )
+    verify.add_argument("files", nargs="+", help="credential files (.json or .jwt)")
+    verify.add_argument(
+        "--status-list",
+        action="append",
+        help="a status list credential file, or a folder of them (repeatable)",
+    )
+    verify.add_argument("--trust", help="a trust folder: cached did:web documents and status lists")
+    verify.add_argument("--at", help="verify as of this date/time (default: now)")
+
     args = parser.parse_args(argv)
     console = Console()
     handlers = {
@@ -549,6 +701,8 @@ def main(argv: list[str] | None = None) -> int:
         "demo": _cmd_demo,
         "sample-lms": _cmd_sample_lms,
         "sample-badges": _cmd_sample_badges,
+        "keys": _cmd_keys_generate,
+        "verify": _cmd_verify,
     }
     try:
         return handlers[args.command](args, console)

@@ -9,6 +9,7 @@ import dagster as dg
 from models.config import BadgeFilesSource, OneRosterCsvSource, PathwaysConfig
 from pipelines.api_sources import build_api_source_assets
 from pipelines.credential_assets import build_badge_files_asset, build_credential_checks_asset
+from pipelines.exports import LEARNER_RECORDS_KEY, build_learner_records_asset
 from pipelines.publish import build_publish_asset
 from pipelines.sensors import build_sis_drop_sensor
 from pipelines.sis_assets import build_sis_assets
@@ -29,8 +30,11 @@ def build_definitions(config: PathwaysConfig, drop_settle_seconds: float = 60.0)
     if badge_folders:
         credential_assets.append(build_badge_files_asset(badge_folders))
     sql_assets = build_sql_assets()
+    # Always there, so marts.learner_records builds (empty) for a district that exports nothing.
+    learner_records = build_learner_records_asset(config)
     publish = build_publish_asset(
-        config.warehouse, [key for asset in sql_assets for key in asset.keys]
+        config.warehouse,
+        [*(key for asset in sql_assets for key in asset.keys), LEARNER_RECORDS_KEY],
     )
     # In-process: one process holds the warehouse for the whole night, so DuckDB's single
     # writer is never contended; the pool covers runs started side by side (sensor + schedule).
@@ -39,7 +43,7 @@ def build_definitions(config: PathwaysConfig, drop_settle_seconds: float = 60.0)
         selection=dg.AssetSelection.all(),
         executor_def=dg.in_process_executor,
         description="The whole night: SIS export, LMS and credential platforms → raw → "
-        "verified credentials → staging → core → marts → published copy.",
+        "verified credentials → staging → core → marts → signed learner records → published copy.",
     )
     schedule = dg.ScheduleDefinition(
         name=NIGHTLY_SCHEDULE,
@@ -55,7 +59,14 @@ def build_definitions(config: PathwaysConfig, drop_settle_seconds: float = 60.0)
     if isinstance(sis, OneRosterCsvSource) and sis.drop_folder is not None:
         sensors.append(build_sis_drop_sensor(sis.drop_folder, nightly, drop_settle_seconds))
     return dg.Definitions(
-        assets=[sis_assets, *api_assets, *credential_assets, *sql_assets, publish],
+        assets=[
+            sis_assets,
+            *api_assets,
+            *credential_assets,
+            *sql_assets,
+            learner_records,
+            publish,
+        ],
         jobs=[nightly],
         schedules=[schedule],
         sensors=sensors,

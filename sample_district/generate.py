@@ -40,6 +40,22 @@ DEMOGRAPHIC_METADATA_COLUMNS = (
     "metadata.deviceAccess",
 )
 
+# Consent extension columns of users.csv: a learner's directory-information opt-out (FERPA
+# directory information: no name or email in anything shared) and their opt-out of sharing
+# their learner record with the district's partners. Blank means no opt-out recorded.
+USER_METADATA_COLUMNS = (
+    "metadata.directoryInformationOptOut",
+    "metadata.partnerSharingOptOut",
+)
+# Shares of learners who opted out: a few percent for directory information is typical of US
+# districts; partner sharing is assumed a little higher.
+DIRECTORY_OPT_OUT_RATE = 0.03
+PARTNER_OPT_OUT_RATE = 0.08
+# The sample partner the learner records are shared with, and the secrets of the exports.
+SAMPLE_PARTNER = {"id": "state-university", "name": "State University (sample partner)"}
+EXPORT_KEY_FILE = "keys/issuer.key"
+EXPORT_SALT_FILE = "keys/record-salt"
+
 # OneRoster grade codes (CEDS), kindergarten first; a grade's position is its number.
 GRADES = ("KG", "01", "02", "03", "04", "05", "06", "07", "08", "09", "10", "11", "12")
 
@@ -290,6 +306,7 @@ def generate_district(
     schools = schools_per_level(students)
     columns = {f: [c.name for c in cols] for f, cols in spec_columns(ONEROSTER_VERSION).items()}
     columns["demographics.csv"] += DEMOGRAPHIC_METADATA_COLUMNS
+    columns["users.csv"] += USER_METADATA_COLUMNS
     counts: dict[str, int] = {}
 
     counts["orgs.csv"] = _write_rows(
@@ -323,11 +340,34 @@ def generate_district(
         _config_yaml(district_id, district_name, [badge_files_source()], TRUST_FOLDER),
         encoding="utf-8",
     )
+    write_export_secrets(out)
     # The district's badge folder and trust folder, and its sample badge platform's records.
     write_badge_folder(out, seed=seed)
     return GeneratedDistrict(
         out=out, config_path=config_path, oneroster_path=oneroster, counts=counts
     )
+
+
+def write_export_secrets(out: Path) -> None:
+    """The sample district's signing key and learner-identity salt, as files only the owner can
+    read, kept when they exist (so a regenerated district keeps its record ids and signatures).
+    Sample secrets for sample data: a real district keeps its own out of any shared folder."""
+    import secrets
+
+    from models.credentials.keys import generate_private_key, secret_key_multibase
+
+    for name, make in (
+        (EXPORT_KEY_FILE, lambda: secret_key_multibase(generate_private_key())),
+        (EXPORT_SALT_FILE, lambda: secrets.token_urlsafe(32)),
+    ):
+        path = out / name
+        if path.exists():
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.chmod(0o700)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(make() + "\n")
 
 
 def _config_yaml(
@@ -346,6 +386,20 @@ def _config_yaml(
         },
         "privacy": {"min_group_size": 10},
         "verification": {"trust_dir": trust_dir},
+        "exports": {
+            "out_dir": "exports",
+            "issuer": {"name": district_name, "url": f"https://www.{district_id}.example"},
+            "key": {"path": EXPORT_KEY_FILE},
+            "salt": {"path": EXPORT_SALT_FILE},
+            "status_lists_url": f"https://www.{district_id}.example/credentials/status",
+            "directory_opt_out_field": USER_METADATA_COLUMNS[0].removeprefix("metadata."),
+            "partners": [
+                {
+                    **SAMPLE_PARTNER,
+                    "opt_out_field": USER_METADATA_COLUMNS[1].removeprefix("metadata."),
+                }
+            ],
+        },
     }
     return yaml.safe_dump(config, sort_keys=False, allow_unicode=True)
 
@@ -581,6 +635,8 @@ def _district_variables(
         "family_names": list(FAMILY_NAMES),
         "family_slugs": [_ascii_slug(n) for n in FAMILY_NAMES],
         "learner_domain": f"students.{district_id}.example",
+        "directory_opt_out_rate": DIRECTORY_OPT_OUT_RATE,
+        "partner_opt_out_rate": PARTNER_OPT_OUT_RATE,
         "staff_domain": f"{district_id}.example",
         "family_domain": f"families.{district_id}.example",
     }
@@ -771,7 +827,11 @@ SELECT
     getvariable('grade_codes')[grade + 1] AS grades,
     NULL AS password, NULL AS userMasterIdentifier, NULL AS preferredGivenName,
     NULL AS preferredMiddleName, NULL AS preferredFamilyName,
-    school_id(school) AS primaryOrgSourcedId, NULL AS pronouns
+    school_id(school) AS primaryOrgSourcedId, NULL AS pronouns,
+    CASE WHEN draw(learner, 'directory-opt-out') < getvariable('directory_opt_out_rate')
+         THEN 'true' END AS "metadata.directoryInformationOptOut",
+    CASE WHEN draw(learner, 'partner-opt-out') < getvariable('partner_opt_out_rate')
+         THEN 'true' END AS "metadata.partnerSharingOptOut"
 FROM (SELECT *, 1 + pick(learner, 'given', len(getvariable('given_names'))) AS given,
              1 + pick(learner, 'family', len(getvariable('family_names'))) AS family
       FROM learner_rows(1, $first, $end))
@@ -793,7 +853,8 @@ SELECT
     learner_id(learner) AS agentSourcedIds,
     NULL AS grades, NULL AS password, NULL AS userMasterIdentifier, NULL AS preferredGivenName,
     NULL AS preferredMiddleName, NULL AS preferredFamilyName,
-    school_id(school) AS primaryOrgSourcedId, NULL AS pronouns
+    school_id(school) AS primaryOrgSourcedId, NULL AS pronouns,
+    NULL AS "metadata.directoryInformationOptOut", NULL AS "metadata.partnerSharingOptOut"
 FROM (
     SELECT *,
         1 + pick(x, 'guardian-given', len(getvariable('given_names'))) AS given,
@@ -830,7 +891,8 @@ SELECT
     username || '@' || getvariable('staff_domain') AS email,
     NULL AS sms, NULL AS phone, NULL AS agentSourcedIds, NULL AS grades, NULL AS password,
     NULL AS userMasterIdentifier, NULL AS preferredGivenName, NULL AS preferredMiddleName,
-    NULL AS preferredFamilyName, school_id(school) AS primaryOrgSourcedId, NULL AS pronouns
+    NULL AS preferredFamilyName, school_id(school) AS primaryOrgSourcedId, NULL AS pronouns,
+    NULL AS "metadata.directoryInformationOptOut", NULL AS "metadata.partnerSharingOptOut"
 FROM ({_TEACHER})
 """
 

@@ -17,6 +17,7 @@ from models.oneroster_spec import spec_columns
 from sample_district.generate import (
     DEMOGRAPHIC_METADATA_COLUMNS,
     GRADES,
+    USER_METADATA_COLUMNS,
     GeneratedDistrict,
     generate_district,
     sample_competencies,
@@ -89,6 +90,8 @@ def test_every_file_has_the_spec_1_2_header_in_order(district: GeneratedDistrict
     expected = [c.name for c in spec_columns("1.2")[file]]
     if file == "demographics.csv":
         expected += DEMOGRAPHIC_METADATA_COLUMNS
+    if file == "users.csv":
+        expected += USER_METADATA_COLUMNS
     assert read_rows(district.oneroster_path / file)[0] == expected
 
 

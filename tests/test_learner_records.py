@@ -1,0 +1,391 @@
+"""Learner-record exports, for real: a generated district through the whole night into signed
+CLR 2.0 records, partner bundles and status lists on disk, checked the way a college or an
+employer would check them (`pathways verify`), then a second night that changes nothing and a
+third in which a badge is revoked upstream."""
+
+import csv
+import hashlib
+import json
+import os
+import shutil
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+from rich.console import Console
+
+from models.config import ConfigError, load_config
+from models.credentials import issue, keys
+from models.credentials.clr import nested_credentials
+from models.credentials.schema import check_schema
+from pipelines.cli import main, run_nightly
+from pipelines.exports import LEARNER_RECORDS_KEY, RECORDS_VERIFY_CHECK
+from sample_district.generate import EXPORT_SALT_FILE, generate_district
+
+LEARNERS = 300
+PARTNER = "state-university"
+
+
+def hand_in_a_hashed_badge(district) -> str:
+    """A learner hands in an OB 3.0 badge (signed by a did:key issuer) that names them by a
+    salted hash of their email, as a privacy-minded platform would: it verifies on ingest and
+    links to them, so their record embeds it as it is. Returns the learner's sourcedId."""
+    # A learner who mastered a CASE competency (a score of 3.5 of 4 on it), which the badge is
+    # aligned to, so the record links the two.
+    with (district.oneroster_path / "resultLearningObjectiveIds.csv").open(encoding="utf-8") as fh:
+        scored = next(r for r in csv.DictReader(fh) if r["score"] and float(r["score"]) >= 3.5)
+    with (district.oneroster_path / "results.csv").open(encoding="utf-8") as fh:
+        result = next(r for r in csv.DictReader(fh) if r["sourcedId"] == scored["resultSourcedId"])
+    with (district.oneroster_path / "users.csv").open(encoding="utf-8") as fh:
+        learner = next(
+            u for u in csv.DictReader(fh) if u["sourcedId"] == result["studentSourcedId"]
+        )
+    case_uuid = scored["learningObjectiveId"].removeprefix("urn:uuid:")
+    key = keys.generate_private_key()
+    camp = {"id": keys.did_key(key.public_key()), "type": ["Profile"], "name": "Robotics Camp"}
+    badge = {
+        "@context": list(issue.OB3_CONTEXTS),
+        "id": "urn:uuid:0f5b8f52-3c1e-4f5e-9a55-0c0ffee00001",
+        "type": ["VerifiableCredential", "OpenBadgeCredential"],
+        "issuer": camp,
+        "validFrom": "2026-07-01T00:00:00Z",
+        "name": "Robotics Camp Finisher",
+        "credentialSubject": {
+            "type": ["AchievementSubject"],
+            "identifier": [issue.identity_object("emailAddress", learner["email"], "c4mp")],
+            "achievement": {
+                "id": "https://camp.example/achievements/finisher",
+                "type": ["Achievement"],
+                "achievementType": "Badge",
+                "name": "Robotics Camp Finisher",
+                "description": "Built and programmed a robot in a week-long camp.",
+                "criteria": {"narrative": "Completes every camp challenge."},
+                "alignment": [
+                    {
+                        "type": ["Alignment"],
+                        "targetType": "CFItem",
+                        "targetName": "A district competency",
+                        "targetUrl": f"https://case.sample-district.example/uri/{case_uuid}",
+                    }
+                ],
+            },
+        },
+    }
+    signed = issue.RecordSigner(
+        key, keys.did_key_verification_method(key.public_key()), "2026-07-01T00:00:00Z"
+    ).sign(badge)
+    (district.out / "badges" / "robotics-camp.json").write_text(json.dumps(signed), "utf-8")
+    return learner["sourcedId"]
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    """A 300-learner district after its first night, and the Dagster instance that ran it."""
+    district = generate_district(LEARNERS, tmp_path_factory.mktemp("district") / "d", seed=7)
+    hand_in_a_hashed_badge(district)
+    with dg.instance_for_test() as instance:
+        summary = run_nightly(district.config_path, Console(width=120), instance=instance)
+        assert summary.success, summary.failures
+        config = load_config(district.config_path)
+        first = config.exports.out_dir / "latest"
+        yield district, config, instance, summary, first.resolve()
+
+
+def materialization(instance, run_id: str) -> dict:
+    for event in instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION):
+        found = event.dagster_event.event_specific_data.materialization
+        if found.asset_key == LEARNER_RECORDS_KEY:
+            return {key: value.value for key, value in found.metadata.items()}
+    raise AssertionError("marts/learner_records was not materialized")
+
+
+def check_result(instance, run_id: str):
+    for event in instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION):
+        data = event.dagster_event.event_specific_data
+        if data.check_name == RECORDS_VERIFY_CHECK:
+            return data
+    raise AssertionError("the export check did not run")
+
+
+def learner_key(district, sourced_id: str) -> str:
+    secret = (district.out / EXPORT_SALT_FILE).read_text(encoding="utf-8").strip()
+    return issue.learner_key(secret, sourced_id)
+
+
+def verify(*args: str) -> int:
+    return main(["verify", *args])
+
+
+def test_every_exported_file_verifies_and_fits_the_official_schemas(exported, capsys):
+    _, _, instance, summary, folder = exported
+    records = sorted((folder / "learner-records").glob("*.json"))
+    assert len(records) > 100
+    status = str(folder / "status")
+    trust = str(exported[1].verification.trust_dir)
+    assert verify(*map(str, records), "--status-list", status, "--trust", trust) == 0
+    out = capsys.readouterr().out
+    assert f"{len(records)} of {len(records)} files verified" in out
+    assert "FAIL" not in out
+    for path in records[:40]:
+        document = json.loads(path.read_bytes())
+        assert [c for c in check_schema(document) if c.outcome != "pass"] == []
+        for _, nested in nested_credentials(document):
+            checks = check_schema(nested)
+            assert [c for c in checks if c.outcome == "fail"] == []
+            if nested["issuer"]["id"] == document["issuer"]["id"]:
+                assert [c for c in checks if c.outcome != "pass"] == []
+    check = check_result(instance, summary.run_id)
+    assert check.passed, check.description
+
+
+def test_a_record_holds_competencies_badges_and_their_associations(exported):
+    folder = exported[4]
+    kinds, associations, embedded, mastered = set(), 0, 0, 0
+    for path in sorted((folder / "learner-records").glob("*.json")):
+        document = json.loads(path.read_bytes())
+        assert document["type"] == ["VerifiableCredential", "ClrCredential"]
+        subject = document["credentialSubject"]
+        associations += len(subject.get("association", []))
+        for credential in subject["verifiableCredential"]:
+            achievement = credential["credentialSubject"]["achievement"]
+            kinds.add(achievement.get("achievementType"))
+            if credential["issuer"]["id"] != document["issuer"]["id"]:
+                embedded += 1
+            elif "evidence" not in credential:  # a competency mastered, not a badge
+                assert achievement["achievementType"] == "Competency"
+                assert credential["credentialSubject"]["result"][0]["value"]
+                mastered += 1
+                alignment = achievement["alignment"][0]
+                assert alignment["targetType"] == "CFItem"
+    assert "Competency" in kinds and len(kinds) > 2
+    assert mastered > 0
+    assert embedded > 0, "verified OB 3.0 originals are embedded as they were received"
+    assert associations > 0
+
+
+def test_no_name_email_or_sourced_id_reaches_an_exported_file(exported):
+    district, _, _, _, folder = exported
+    with (district.oneroster_path / "users.csv").open(encoding="utf-8") as fh:
+        users = list(csv.DictReader(fh))
+    text = "\n".join(p.read_text(encoding="utf-8") for p in folder.rglob("*.json"))
+    assert not [u["email"] for u in users if u["email"] and u["email"] in text]
+    assert not [u for u in users if len(u["familyName"]) > 3 and f'"{u["familyName"]}' in text]
+    assert '"stu-' not in text
+    assert all(len(p.stem) == 32 for p in (folder / "learner-records").iterdir())
+
+
+def test_changing_any_field_of_a_signed_record_makes_verify_fail(exported, tmp_path, capsys):
+    folder = exported[4]
+    original = json.loads(sorted((folder / "learner-records").glob("*.json"))[0].read_bytes())
+    edits = {
+        "outer-name": lambda d: d.update(name="Forged record"),
+        "nested-identity": lambda d: d["credentialSubject"]["verifiableCredential"][0][
+            "credentialSubject"
+        ].update(identifier=[]),
+        "valid-from": lambda d: d.update(validFrom="2020-01-01T00:00:00Z"),
+    }
+    for name, edit in edits.items():
+        document = json.loads(json.dumps(original))
+        edit(document)
+        path = tmp_path / f"{name}.json"
+        path.write_text(json.dumps(document), encoding="utf-8")
+        assert verify(str(path), "--status-list", str(folder / "status")) == 1, name
+        assert "FAIL  signature" in capsys.readouterr().out
+
+
+def test_an_opted_out_learner_is_in_their_own_record_but_not_the_partner_bundle(exported):
+    district, _, _, _, folder = exported
+    with (district.oneroster_path / "users.csv").open(encoding="utf-8") as fh:
+        opted_out = {
+            u["sourcedId"] for u in csv.DictReader(fh) if u["metadata.partnerSharingOptOut"]
+        }
+    own = {p.stem for p in (folder / "learner-records").glob("*.json")}
+    keys = {learner_key(district, s) for s in opted_out} & own
+    assert keys, "some learner with a record opted out of partner sharing"
+    manifest = json.loads((folder / "partners" / PARTNER / "manifest.json").read_bytes())
+    shared = {m["learner_key"] for m in manifest["records"]}
+    shared_files = {p.stem for p in (folder / "partners" / PARTNER).glob("*.json")} - {"manifest"}
+    assert shared == shared_files
+    assert not keys & shared
+    assert own - keys == shared
+
+
+def test_the_manifest_and_the_mart_list_every_record_with_its_hash(exported):
+    _, config, _, _, folder = exported
+    manifest = json.loads((folder / "manifest.json").read_bytes())
+    with duckdb.connect(str(config.warehouse.published_path), read_only=True) as con:
+        rows = con.execute(
+            "SELECT learner_key, file, sha256, status, len(achievements) FROM marts.learner_records"
+        ).fetchall()
+    assert {r[0] for r in rows} == {r["learner_key"] for r in manifest["records"]}
+    for _key, file, sha256, status, achievements in rows:
+        assert status == "current" and achievements > 0
+        path = folder / file
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == sha256
+
+
+def test_an_unchanged_learner_is_not_signed_again_on_the_second_night(exported):
+    district, config, instance, first_night, first = exported
+    before = {p.name: p.stat().st_ino for p in (first / "learner-records").glob("*.json")}
+    second = run_nightly(district.config_path, Console(width=120), instance=instance)
+    assert second.success, second.failures
+    counts = materialization(instance, second.run_id)
+    assert counts["re_signed"] == 0 and counts["built"] == 0
+    assert counts["unchanged"] == counts["records"] == len(before)
+    # Only the status list is signed again.
+    assert counts["credentials_signed"] == counts["status_lists"]
+    folder = (config.exports.out_dir / "latest").resolve()
+    assert folder != first
+    after = {p.name: p.stat().st_ino for p in (folder / "learner-records").glob("*.json")}
+    assert after == before  # the same files, hard-linked into tonight's folder
+    assert materialization(instance, first_night.run_id)["re_signed"] == len(before)
+
+
+def test_a_badge_revoked_upstream_shows_as_revoked_and_leaves_the_record(exported, capsys):
+    district, config, instance, _, _ = exported
+    latest = (config.exports.out_dir / "latest").resolve()
+    with duckdb.connect(str(config.warehouse.path), read_only=True) as con:
+        record_key, sourced_id, credential_key = con.execute(
+            "SELECT record_key, learner_sourced_id, credential_key FROM core.credentials "
+            "WHERE source_platform = 'badge_files' AND spec_version = '2.0' AND is_active "
+            "AND learner_sourced_id IS NOT NULL AND record_key LIKE '%.json' ORDER BY 1 LIMIT 1"
+        ).fetchone()
+    key = learner_key(district, sourced_id)
+    kept = latest.parent / "kept-before-revocation.json"
+    shutil.copy(latest / "learner-records" / f"{key}.json", kept)
+    old = json.loads(kept.read_bytes())
+    attested = [
+        c
+        for _, c in nested_credentials(old)
+        if any(e.get("description", "").startswith("Issued by") for e in c.get("evidence", []))
+    ]
+    assert attested
+
+    badge = district.out / "badges" / record_key
+    saved = badge.read_bytes()
+    assertion = json.loads(saved)
+    assertion["revoked"] = True
+    assertion["revocationReason"] = "Awarded in error"
+    badge.write_text(json.dumps(assertion), encoding="utf-8")
+    try:
+        night = run_nightly(district.config_path, Console(width=120), instance=instance)
+        assert night.success, night.failures
+        counts = materialization(instance, night.run_id)
+        assert counts["re_signed"] == 1 and counts["revoked_tonight"] >= 1
+        assert check_result(instance, night.run_id).passed
+        folder = (config.exports.out_dir / "latest").resolve()
+        new = json.loads((folder / "learner-records" / f"{key}.json").read_bytes())
+        assert new["id"] == old["id"], "the record keeps its id"
+        new_ids = {c["id"] for _, c in nested_credentials(new)}
+        revoked_ids = {c["id"] for c in attested} - new_ids
+        assert revoked_ids, "the revoked badge left the record"
+        # The copy the learner already handed out now shows the badge as revoked.
+        assert verify(str(kept), "--status-list", str(folder / "status")) == 1
+        out = capsys.readouterr().out
+        assert "revoked by its issuer" in out
+        # And the new record verifies.
+        assert (
+            verify(
+                str(folder / "learner-records" / f"{key}.json"),
+                "--status-list",
+                str(folder / "status"),
+                "--trust",
+                str(config.verification.trust_dir),
+            )
+            == 0
+        )
+        with duckdb.connect(str(config.warehouse.path), read_only=True) as con:
+            reason = con.execute(
+                "SELECT reason FROM audit.export_credentials WHERE item = $item",
+                {"item": f"held|{credential_key}"},
+            ).fetchone()[0]
+        assert reason == "revoked_upstream"
+    finally:
+        badge.write_bytes(saved)
+        kept.unlink(missing_ok=True)
+
+
+def test_status_list_indexes_are_never_reused(exported):
+    config = exported[1]
+    with duckdb.connect(str(config.warehouse.path), read_only=True) as con:
+        total, distinct = con.execute(
+            "SELECT count(status_index), count(DISTINCT status_index) FROM audit.export_credentials"
+        ).fetchone()
+        columns = {
+            r[0]
+            for r in con.execute(
+                "SELECT column_name FROM duckdb_columns() WHERE schema_name = 'audit' "
+                "AND table_name IN ('learner_records', 'export_credentials')"
+            ).fetchall()
+        }
+    assert total == distinct > 0
+    assert not {"learner_sourced_id", "sourced_id", "email", "name"} & columns
+
+
+def test_the_key_never_reaches_the_warehouse_or_the_exports(exported):
+    district, config, _, _, folder = exported
+    secret_key = (district.out / "keys" / "issuer.key").read_text(encoding="utf-8").strip()
+    salt = (district.out / EXPORT_SALT_FILE).read_text(encoding="utf-8").strip()
+    assert oct(os.stat(district.out / "keys" / "issuer.key").st_mode)[-3:] == "600"
+    for path in folder.rglob("*.json"):
+        text = path.read_text(encoding="utf-8")
+        assert secret_key not in text and salt not in text
+    with duckdb.connect(str(config.warehouse.path), read_only=True) as con:
+        dump = json.dumps(
+            con.execute("SELECT list(summary) FROM audit.export_nights").fetchone()[0],
+            default=str,
+        )
+    assert secret_key not in dump and salt not in dump
+    assert Path(config.exports.out_dir, "status", "1.json").is_file()
+
+
+# --- configuration ------------------------------------------------------------------------------
+
+EXPORTS_YAML = """
+district: {id: lincoln, name: Lincoln Unified}
+warehouse: {path: data/warehouse.duckdb, published_path: data/published/warehouse.duckdb}
+sources:
+  sis: {kind: oneroster_csv, path: data/sis}
+exports:
+  issuer: {name: Lincoln Unified, url: "https://www.lincoln.example"}
+  key: %s
+  salt: {env: PATHWAYS_RECORD_SALT}
+  status_lists_url: https://www.lincoln.example/credentials/status
+  partners:
+    - {id: state-university, name: State University, opt_out_field: partnerSharingOptOut}
+%s
+"""
+
+
+def write_config(tmp_path, key: str = "{path: keys/issuer.key}", extra: str = "") -> Path:
+    path = tmp_path / "pathways.yaml"
+    path.write_text(EXPORTS_YAML % (key, extra), encoding="utf-8")
+    return path
+
+
+def test_the_exports_section_loads_with_paths_relative_to_the_file(tmp_path):
+    config = load_config(write_config(tmp_path))
+    assert config.exports.out_dir == tmp_path / "exports"
+    assert config.exports.key.path == tmp_path / "keys" / "issuer.key"
+    assert not config.exports.include_name and not config.exports.include_email
+    assert [p.id for p in config.exports.partners] == ["state-university"]
+
+
+def test_a_key_takes_a_file_or_a_variable_not_both(tmp_path):
+    with pytest.raises(ConfigError, match="exactly one of `path`"):
+        load_config(write_config(tmp_path, "{path: k.key, env: SIGNING_KEY}"))
+
+
+def test_a_key_pasted_where_its_variable_belongs_is_refused_without_echoing_it(tmp_path):
+    secret = "zrv2bqTbNwCTsRrHFcJCPjVAduh4Ezcnoq1A3ZxH1GWTNkxipLVuaAoMFmze"
+    with pytest.raises(ConfigError) as error:
+        load_config(write_config(tmp_path, f"{{env: '{secret}+'}}"))
+    assert "NAME of the environment variable" in str(error.value)
+    assert secret not in str(error.value)
+
+
+def test_two_partners_with_one_id_are_refused(tmp_path):
+    extra = "    - {id: state-university, name: Again}"
+    with pytest.raises(ConfigError, match="two partners have the id 'state-university'"):
+        load_config(write_config(tmp_path, extra=extra))
