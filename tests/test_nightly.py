@@ -271,7 +271,9 @@ def test_dagster_definitions_validate_passes_for_the_workspace(tmp_path):
 
 def test_pathways_demo_builds_the_warehouse_and_reports_each_rejected_fault(tmp_path, capsys):
     out = tmp_path / "demo"
-    assert main(["demo", "--students", "80", "--out", str(out)]) == 0
+    # Any free ports: a developer may be running `make ui` (8765, 8766) beside the tests.
+    argv = ["demo", "--students", "80", "--out", str(out), "--lms-port", "0", "--badge-port", "0"]
+    assert main(argv) == 0
     printed = " ".join(capsys.readouterr().out.split())  # the terminal wraps long lines
     assert "Rejected rows this run: 5" in printed
     assert "classSourcedId 'cls-retired-0001' is not in classes.csv" in printed
