@@ -23,7 +23,15 @@ $(READER_1X)/.installed:
 	$(BIN)/pip install --quiet --no-deps --target $(READER_1X) 'duckdb>=1.5,<2'
 	touch $@
 
-test: $(STAMP) $(READER_1X)/.installed
+# Debian's headless Chromium, for the tests that open the HTML pages (notice, dashboard) through
+# Playwright; Playwright's own browser download is never used.
+CHROMIUM := /usr/bin/chromium
+
+$(CHROMIUM):
+	command -v chromium >/dev/null || \
+		(apt-get update && apt-get install -y --no-install-recommends chromium)
+
+test: $(STAMP) $(READER_1X)/.installed $(CHROMIUM)
 	$(BIN)/pytest -q
 
 # The demo's LMS is the sample LMS on 127.0.0.1:8765 and its badge platform the sample badge

@@ -12,8 +12,9 @@ in raw changes and the hold is recorded in `audit.sis_loads`.
 All row work is set-based SQL inside DuckDB (its own `read_csv`, its rejects tables,
 anti-joins), so a million-learner export never passes through Python and Python memory does not
 grow with the file. A bulk file is written once: read straight into its next snapshot
-(`raw.<table>__incoming`), checked there, and swapped in for the raw table. No Dagster here: the
-SIS asset calls `load_oneroster_csv`.
+(`raw.<table>__incoming`), checked there, and swapped in for the raw table; the lineage all its
+rows share (source, file, batch, load time, version) is declared once on that table rather than
+written on every row. No Dagster here: the SIS asset calls `load_oneroster_csv`.
 """
 
 from __future__ import annotations
@@ -21,10 +22,12 @@ from __future__ import annotations
 import csv
 import difflib
 import hashlib
+import os
 import re
 import tempfile
 import zipfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -64,7 +67,14 @@ class OneRosterCsvSettings:
 
     path: Path  # folder or .zip
     source: str = "sis"  # source name recorded in _source / audit
-    max_deletion_share: float = 0.2  # bulk that removes more than this share of learners is held
+    # A bulk load that removes more than this share of active learners, or of the active rows of
+    # any file without a share of its own below, is held.
+    max_deletion_share: float = 0.2
+    max_deletion_shares: Mapping[str, float] = field(default_factory=dict)  # by file stem
+    # A person's approval of one held batch: its deletions are applied this once (recorded in
+    # audit.sis_deletion_checks with `approved_by`). Another batch id changes nothing.
+    approve_deletions_for_batch: str | None = None
+    approved_by: str = ""
 
 
 @dataclass
@@ -80,6 +90,27 @@ class FileLoad:
     message: str  # empty when fine; otherwise what is wrong and what to fix
 
 
+@dataclass(frozen=True)
+class DeletionCheck:
+    """One guarded set of records of a bulk load: how many were active before it and how many
+    it removes (absent from the new snapshot, rejected, or marked tobedeleted)."""
+
+    entity: str  # "learners", or a OneRoster file stem such as "users" or "classes"
+    active_before: int
+    removed: int
+    limit: float  # the largest share that may go without a person's approval
+
+    @property
+    def share(self) -> float:
+        """The share of the active records the load removes."""
+        return self.removed / self.active_before if self.active_before else 0.0
+
+    @property
+    def over(self) -> bool:
+        """The load removes more than the limit allows: held unless approved."""
+        return self.share > self.limit
+
+
 @dataclass
 class OneRosterLoad:
     """What happened to one export: its version, its batch, whether it was held, each file."""
@@ -89,6 +120,10 @@ class OneRosterLoad:
     held: bool  # the whole export was held (not applied)
     message: str  # why held / summary of failures, "" if fine
     files: list[FileLoad] = field(default_factory=list)
+    # Every deletion guard that applied tonight (none on a first night: nothing to remove).
+    deletions: list[DeletionCheck] = field(default_factory=list)
+    # Deletions above a limit were applied because a person approved this batch.
+    approved: bool = False
 
     @property
     def rows_loaded(self) -> int:
@@ -247,6 +282,21 @@ def _next_snapshot(file: str) -> str:
     return f"{raw_table(file)}__incoming"
 
 
+def _raw_columns(file: str) -> list[tuple[str, str]]:
+    """The raw table's columns and types: every spec column of the file in any version, its
+    extension columns as JSON, and where each row came from."""
+    return [
+        *((name, "VARCHAR") for name in union_columns(file)),
+        ("metadata", "JSON"),
+        ("_source", "VARCHAR"),
+        ("_file", "VARCHAR"),
+        ("_line", "BIGINT"),
+        ("_batch_id", "VARCHAR"),
+        ("_loaded_at", "TIMESTAMPTZ"),
+        ("_oneroster_version", "VARCHAR"),
+    ]
+
+
 def _csv_rejects_tables(file: str) -> tuple[str, str]:
     """DuckDB's rejects table and rejects scan table for one file's read_csv."""
     entity = snake_case(file.removesuffix(".csv"))
@@ -258,23 +308,18 @@ def ensure_oneroster_tables(con: duckdb.DuckDBPyConnection) -> None:
     (idempotent)."""
     _run(con, "CREATE SCHEMA IF NOT EXISTS raw")
     _run(con, "CREATE SCHEMA IF NOT EXISTS audit")
-    for file in known_files():
-        columns = ",\n    ".join(f"{_ident(c)} VARCHAR" for c in union_columns(file))
-        _run(
+    # Every warehouse step calls this; one look at the catalog spares it 21 statements a step.
+    existing = {
+        f"raw.{name}"
+        for (name,) in _run(
             con,
-            f"""
-            CREATE TABLE IF NOT EXISTS {raw_table(file)} (
-                {columns},
-                metadata JSON,
-                _source VARCHAR,
-                _file VARCHAR,
-                _line BIGINT,
-                _batch_id VARCHAR,
-                _loaded_at TIMESTAMPTZ,
-                _oneroster_version VARCHAR
-            )
-            """,
+            "SELECT table_name FROM duckdb_tables() "
+            "WHERE database_name = current_database() AND schema_name = 'raw'",
         )
+    }
+    for file in (f for f in known_files() if raw_table(f) not in existing):
+        columns = ", ".join(f"{_ident(name)} {kind}" for name, kind in _raw_columns(file))
+        _run(con, f"CREATE TABLE IF NOT EXISTS {raw_table(file)} ({columns})")
     _run(
         con,
         """
@@ -310,6 +355,44 @@ def ensure_oneroster_tables(con: duckdb.DuckDBPyConnection) -> None:
             rows_rejected BIGINT,
             message VARCHAR,
             loaded_at TIMESTAMPTZ
+        )
+        """,
+    )
+    _ensure_deletion_tables(con)
+
+
+def _ensure_deletion_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """The deletion guards' audit: each check of a bulk load (with the person who approved a
+    held batch) and each record an applied load removed."""
+    _run(
+        con,
+        """
+        CREATE TABLE IF NOT EXISTS audit.sis_deletion_checks (
+            run_id VARCHAR,
+            batch_id VARCHAR,
+            source VARCHAR,
+            entity VARCHAR,
+            active_before BIGINT,
+            removed BIGINT,
+            share DOUBLE,
+            limit_share DOUBLE,
+            outcome VARCHAR,
+            approved_by VARCHAR,
+            checked_at TIMESTAMPTZ
+        )
+        """,
+    )
+    _run(
+        con,
+        """
+        CREATE TABLE IF NOT EXISTS audit.sis_deleted_records (
+            run_id VARCHAR,
+            batch_id VARCHAR,
+            source VARCHAR,
+            file VARCHAR,
+            sourced_id VARCHAR,
+            how VARCHAR,
+            deleted_at TIMESTAMPTZ
         )
         """,
     )
@@ -419,12 +502,21 @@ def _batch_id(path: Path, root: Path) -> str:
     if path.is_file():
         with path.open("rb") as fh:
             return hashlib.file_digest(fh, "sha256").hexdigest()[:16]
+    members = sorted(p for p in root.iterdir() if p.is_file() and _is_csv(p))
+    # hashlib lets go of the GIL while it hashes, so the files of a big export are hashed side
+    # by side, one per core; the digest is the same as hashing them one after another.
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        digests = pool.map(_file_digest, members)
     digest = hashlib.sha256()
-    for member in sorted(p for p in root.iterdir() if p.is_file() and _is_csv(p)):
+    for member, member_digest in zip(members, digests, strict=True):
         digest.update(member.name.encode())
-        with member.open("rb") as fh:
-            digest.update(hashlib.file_digest(fh, "sha256").digest())
+        digest.update(member_digest)
     return digest.hexdigest()[:16]
+
+
+def _file_digest(path: Path) -> bytes:
+    with path.open("rb") as fh:
+        return hashlib.file_digest(fh, "sha256").digest()
 
 
 def _is_csv(path: Path) -> bool:
@@ -638,12 +730,19 @@ class _ExportLoad:
         self.loaded_at = loaded_at
         self.empty_files: set[str] = set()  # zero-byte files (not even a header)
         self.headers: dict[str, _Header] = {}  # checked headers of the files to load
-        # Bulk files' next snapshots, read before the load's transaction (see _stage_bulk).
+        # Bulk files' next snapshots, read before the load's transaction (see _stage_bulk), and
+        # those whose rows the load's transaction still has to number.
         self.next_snapshots: list[str] = []
+        self.unnumbered: list[_FilePlan] = []
         # The table the file being loaded is staged in: its next snapshot for a bulk file,
         # a temp table for a delta file.
         self.incoming = _INCOMING
         self.in_order = True  # rows land in file order, so rowid gives the line
+        # The deletion guards: each bulk file's removed ids (a temp table per file, see
+        # _count_removals) and every check made tonight.
+        self.removed: dict[str, str] = {}
+        self.deletions: list[DeletionCheck] = []
+        self.approved = False
 
     def run(self, plans: list[_FilePlan]) -> OneRosterLoad:
         order = _load_order([p.file for p in plans])
@@ -678,6 +777,11 @@ class _ExportLoad:
                 )
                 """,
             )
+            # Inside the load's transaction, so the line numbers are written out with the rest
+            # of the load at its one commit (in a transaction of their own they cost a commit
+            # more).
+            for plan in self.unnumbered:
+                self._number_lines(plan, _next_snapshot(plan.file))
             guards_learners = self._snapshot_learners_before(plans)
             for file in order:
                 if file not in loads:
@@ -694,7 +798,15 @@ class _ExportLoad:
         if hold:
             return self._hold(plans, loads, hold)
         files = [loads[p.file] for p in plans]
-        return OneRosterLoad(self.version, self.batch_id, False, _summary(files), files)
+        return OneRosterLoad(
+            self.version,
+            self.batch_id,
+            False,
+            _summary(files),
+            files,
+            self.deletions,
+            self.approved,
+        )
 
     def _drop_staging(self, order: list[str]) -> None:
         """Drop what reading the files left behind: next snapshots that were not swapped in
@@ -761,6 +873,8 @@ class _ExportLoad:
             if not any([self._check_reference(plan, header, r) for r in self_references]):
                 break
             dropped = self._drop_rejected(plan.file)
+        if plan.mode == "bulk":
+            self._count_removals(plan)
         stale = self._apply(plan, header)
         loaded = _scalar(
             self.con,
@@ -817,40 +931,33 @@ class _ExportLoad:
 
     def _stage_bulk(self, plans: list[_FilePlan]) -> None:
         """Read each bulk file straight into its next snapshot, `raw.<table>__incoming`, in the
-        raw table's own shape: the rows are written once, checked there, and swapped in by
-        `_apply` (or dropped if the load is held).
+        raw table's own shape (what all its rows share declared once, see `_shared_values`):
+        the rows are written once, checked there, and swapped in by `_apply` (or dropped if the
+        load is held).
 
-        This runs before the load's transaction opens, and the lines are numbered in a
-        transaction of their own: DuckDB writes a big table out while reading it, and a table
-        changed in the transaction that created it is written all over again at commit. No
-        raw table of a file is touched here."""
+        This runs before the load's transaction opens (each file in a transaction of its own):
+        DuckDB writes a big table out while reading it, and a table changed in the transaction
+        that created it is written all over again at commit. The load's transaction then
+        numbers the lines (`_number_lines`). No raw table of a file is touched here."""
         bulk = [p for p in plans if p.mode == "bulk"]
         for plan in bulk:
             header = self.headers[plan.file]
             snapshot = _next_snapshot(plan.file)
             self.next_snapshots.append(snapshot)
-            _run(
-                self.con,
-                f"CREATE OR REPLACE TABLE {snapshot} AS SELECT * FROM {raw_table(plan.file)} "
-                "LIMIT 0",
+            shared = self._shared_values(plan, header)
+            columns = ", ".join(
+                f"{_ident(name)} {kind}" + (f" AS ({shared[name]})" if name in shared else "")
+                for name, kind in _raw_columns(plan.file)
             )
+            _run(self.con, f"CREATE OR REPLACE TABLE {snapshot} ({columns})")
             source, params = self._read_csv(plan, header)
-            select, contract = self._raw_row(plan, header, self._line())
+            select, contract = self._raw_row(plan, header, self._line(), shared)
             _run(
                 self.con,
                 f"INSERT INTO {snapshot} BY NAME SELECT {select} FROM {source}",
                 {**params, **contract},
             )
-        if not bulk:
-            return
-        _run(self.con, "BEGIN TRANSACTION")
-        try:
-            for plan in bulk:
-                self._number_lines(plan, _next_snapshot(plan.file))
-            _run(self.con, "COMMIT")
-        except BaseException:
-            _run(self.con, "ROLLBACK")
-            raise
+            self.unnumbered.append(plan)
 
     def _stage_delta(self, plan: _FilePlan, header: _Header) -> None:
         """Read a delta file into a temp table, to be upserted from it."""
@@ -905,15 +1012,12 @@ class _ExportLoad:
             """,
         )
 
-    def _raw_row(self, plan: _FilePlan, header: _Header, line: str) -> tuple[str, dict[str, Any]]:
-        """SQL select list (and its parameters) turning a read row into a raw table row."""
-        params: dict[str, Any] = {
-            "source": self.settings.source,
-            "file": self._display(plan.file),
-            "batch_id": self.batch_id,
-            "loaded_at": self.loaded_at,
-            "version": self.version,
-        }
+    def _raw_row(
+        self, plan: _FilePlan, header: _Header, line: str, shared: Collection[str] = ()
+    ) -> tuple[str, dict[str, Any]]:
+        """SQL select list (and its parameters) turning a read row into a raw table row; the
+        `shared` columns are left out (the table declares them)."""
+        params: dict[str, Any] = {}
         metadata = "NULL::JSON"
         if header.metadata_keys:
             pairs = []
@@ -921,21 +1025,54 @@ class _ExportLoad:
                 params[f"k{i}"] = key
                 pairs.append(f"$k{i}, _m{i}")
             metadata = f"json_object({', '.join(pairs)})"
-        spec = ", ".join(
-            f"NULL::VARCHAR AS {_ident(n)}" if n in NEVER_STORED_COLUMNS else _ident(n)
+        values = [
+            (n, "NULL::VARCHAR" if n in NEVER_STORED_COLUMNS else _ident(n))
             for n in header.spec_names
-        )
-        select = f"""
-            {spec},
-            {metadata} AS metadata,
-            $source AS _source,
-            $file AS _file,
-            {line} AS _line,
-            $batch_id AS _batch_id,
-            $loaded_at AS _loaded_at,
-            $version AS _oneroster_version
-        """
+        ]
+        values += [("metadata", metadata), ("_line", line)]
+        lineage = {
+            "_source": self.settings.source,
+            "_file": self._display(plan.file),
+            "_batch_id": self.batch_id,
+            "_loaded_at": self.loaded_at,
+            "_oneroster_version": self.version,
+        }
+        for name, value in lineage.items():
+            if name not in shared:
+                params[name] = value
+                values.append((name, f"${name}"))
+        select = ",\n".join(f"{sql} AS {_ident(n)}" for n, sql in values if n not in shared)
         return select, params
+
+    def _shared_values(self, plan: _FilePlan, header: _Header) -> dict[str, str]:
+        """SQL constants for the raw columns every row of a bulk file's snapshot shares: where
+        the load came from, and the columns the file leaves empty.
+
+        The snapshot declares each as a generated column, so every row still carries it but it
+        is stored once, not written on each of millions of rows (at a million learners that
+        writing cost a fifth of the read itself). A delta load stores them again before writing
+        rows of its own (`_store_shared_columns`). DDL takes no parameters: these are values
+        Pathways made itself (a digest, the spec's file name and version, the configured source
+        name, tonight's time), quoted."""
+        shared = {
+            name: "NULL::VARCHAR"
+            for name in union_columns(plan.file)
+            if name not in header.names or name in NEVER_STORED_COLUMNS
+        }
+        if not header.metadata_keys:
+            shared["metadata"] = "NULL::JSON"
+        # As DuckDB would store the bound value: a naive time is read in the session's zone.
+        loaded_at = _run(
+            self.con, "SELECT CAST($at AS TIMESTAMPTZ)::VARCHAR", {"at": self.loaded_at}
+        )[0][0]
+        shared |= {
+            "_source": _literal(self.settings.source),
+            "_file": _literal(self._display(plan.file)),
+            "_batch_id": _literal(self.batch_id),
+            "_loaded_at": f"TIMESTAMPTZ {_literal(loaded_at)}",
+            "_oneroster_version": _literal(self.version),
+        }
+        return shared
 
     def _record_structural_rejects(self, plan: _FilePlan, header: _Header) -> None:
         errors, scans = _csv_rejects_tables(plan.file)
@@ -1012,10 +1149,13 @@ class _ExportLoad:
 
     def _check_duplicates(self, plan: _FilePlan) -> None:
         """A sourcedId seen twice: the first row stands, the later ones are rejected."""
-        # One cheap pass says whether there is any duplicate at all (nearly always none).
+        # One cheap pass says whether there is any duplicate at all (nearly always none): as
+        # many distinct 64-bit hashes as ids proves every id distinct, and is a third cheaper
+        # than comparing the ids themselves. Equal hashes (a duplicate, or rarely a collision)
+        # lead to the exact search below.
         if not _scalar(
             self.con,
-            f'SELECT count("sourcedId") - count(DISTINCT "sourcedId") FROM {self.incoming}',
+            f'SELECT count("sourcedId") - count(DISTINCT hash("sourcedId")) FROM {self.incoming}',
         ):
             return
         _run(
@@ -1163,6 +1303,7 @@ class _ExportLoad:
             _run(self.con, f"DROP TABLE {table}")
             _run(self.con, f"ALTER TABLE {self.incoming} RENAME TO {table.removeprefix('raw.')}")
             return 0
+        self._store_shared_columns(plan.file)
         # A replayed older delta must not overwrite a newer record.
         newer_in_raw = f"""
             EXISTS (
@@ -1182,6 +1323,28 @@ class _ExportLoad:
         select, params = self._raw_row(plan, header, "_line")
         _run(self.con, f"INSERT INTO {table} BY NAME SELECT {select} FROM {_INCOMING}", params)
         return stale
+
+    def _store_shared_columns(self, file: str) -> None:
+        """Give a raw table that a bulk load left with shared (generated) columns stored ones
+        again, in the same order and with the same values, so a delta can write its rows'."""
+        table = raw_table(file)
+        schema, name = table.split(".")
+        if not _scalar(
+            self.con,
+            """
+            SELECT count(*) FROM information_schema.columns
+            WHERE table_catalog = current_database() AND table_schema = $schema
+              AND table_name = $name AND is_generated = 'ALWAYS'
+            """,
+            {"schema": schema, "name": name},
+        ):
+            return
+        stored = f"{table}__stored"
+        columns = ", ".join(f"{_ident(n)} {kind}" for n, kind in _raw_columns(file))
+        _run(self.con, f"CREATE OR REPLACE TABLE {stored} ({columns})")
+        _run(self.con, f"INSERT INTO {stored} BY NAME SELECT * FROM {table}")
+        _run(self.con, f"DROP TABLE {table}")
+        _run(self.con, f"ALTER TABLE {stored} RENAME TO {name}")
 
     def _rejects_summary(self, file: str, rejected: int, read: int) -> str:
         if not rejected:
@@ -1255,16 +1418,52 @@ class _ExportLoad:
                 LEFT JOIN ({_ACTIVE_LEARNERS}) AS a ON a."sourcedId" = b."sourcedId"
                 """,
             )[0]
-            share = removed / before
-            if share > self.settings.max_deletion_share:
-                return (
-                    f"this bulk export would remove {share:.0%} of active learners "
-                    f"({removed:,} of {before:,}), above the "
-                    f"{self.settings.max_deletion_share:.0%} limit. Nothing was applied. If this "
-                    "is expected (e.g. end of year), raise sources.sis.max_deletion_share for "
-                    "one run."
-                )
-        return ""
+            learners = DeletionCheck("learners", before, removed, self.settings.max_deletion_share)
+            self.deletions.insert(0, learners)
+        over = [c for c in self.deletions if c.over]
+        if not over:
+            return ""
+        if self.settings.approve_deletions_for_batch == self.batch_id:
+            self.approved = True
+            return ""
+        return _deletion_hold_message(over, self.batch_id)
+
+    def _count_removals(self, plan: _FilePlan) -> None:
+        """Before a bulk file's checked rows replace its snapshot: how many of the snapshot's
+        active records they leave out (absent or rejected) or mark tobedeleted, and which.
+
+        One anti-join per file, and none when there is no snapshot yet (the first night, the
+        million-learner load, has nothing to remove). The removed ids stay in DuckDB, in a temp
+        table of the load's transaction, until `_record_deletions` files them."""
+        table = raw_table(plan.file)
+        if not _scalar(self.con, f"SELECT count(*) FROM (SELECT 1 FROM {table} LIMIT 1)"):
+            return
+        removed = f"temp.oneroster_removed_{snake_case(plan.file.removesuffix('.csv'))}"
+        _run(
+            self.con,
+            f"""
+            CREATE OR REPLACE TEMP TABLE {removed.removeprefix("temp.")} AS
+            SELECT count(*) AS active_before,
+                   coalesce(
+                       list(o."sourcedId") FILTER (WHERE n."sourcedId" IS NULL), []::VARCHAR[]
+                   ) AS absent,
+                   coalesce(
+                       list(o."sourcedId") FILTER (WHERE coalesce(n.status, '') = '{TOMBSTONE}'),
+                       []::VARCHAR[]
+                   ) AS tombstoned
+            FROM {table} AS o
+            LEFT JOIN {self.incoming} AS n ON n."sourcedId" = o."sourcedId"
+            WHERE coalesce(o.status, '') <> '{TOMBSTONE}'
+            """,
+        )
+        self.removed[plan.file] = removed
+        before, gone = _run(
+            self.con, f"SELECT active_before, len(absent) + len(tombstoned) FROM {removed}"
+        )[0]
+        if before:
+            stem = plan.file.removesuffix(".csv")
+            limit = self.settings.max_deletion_shares.get(stem, self.settings.max_deletion_share)
+            self.deletions.append(DeletionCheck(stem, before, gone, limit))
 
     def _hold(
         self, plans: list[_FilePlan], loads: dict[str, FileLoad], reason: str
@@ -1298,7 +1497,7 @@ class _ExportLoad:
             except BaseException:
                 _run(self.con, "ROLLBACK")
                 raise
-        return OneRosterLoad(self.version, self.batch_id, True, reason, held)
+        return OneRosterLoad(self.version, self.batch_id, True, reason, held, self.deletions)
 
     # -- audit ------------------------------------------------------------------------------
 
@@ -1351,6 +1550,74 @@ class _ExportLoad:
                     "loaded_at": self.loaded_at,
                 },
             )
+        self._record_deletions(held=any(f.status == "held" for f in loads.values()))
+
+    def _record_deletions(self, held: bool) -> None:
+        """File tonight's deletion checks (with who approved the batch, when one was) and, when
+        the load is applied, every record it removed."""
+        for check in self.deletions:
+            outcome = "within" if not check.over else ("approved" if self.approved else "held")
+            _run(
+                self.con,
+                """
+                INSERT INTO audit.sis_deletion_checks VALUES (
+                    $run_id, $batch_id, $source, $entity, $active_before, $removed, $share,
+                    $limit, $outcome, $approved_by, $checked_at
+                )
+                """,
+                {
+                    "run_id": self.run_id,
+                    "batch_id": self.batch_id,
+                    "source": self.settings.source,
+                    "entity": check.entity,
+                    "active_before": check.active_before,
+                    "removed": check.removed,
+                    "share": check.share,
+                    "limit": check.limit,
+                    "outcome": outcome,
+                    "approved_by": self.settings.approved_by if outcome == "approved" else None,
+                    "checked_at": self.loaded_at,
+                },
+            )
+        for file, removed in self.removed.items():
+            if not held:
+                _run(
+                    self.con,
+                    f"""
+                    INSERT INTO audit.sis_deleted_records
+                    SELECT $run_id, $batch_id, $source, $file, id, how, $deleted_at
+                    FROM (
+                        SELECT unnest(absent) AS id, 'absent' AS how FROM {removed}
+                        UNION ALL
+                        SELECT unnest(tombstoned), '{TOMBSTONE}' FROM {removed}
+                    )
+                    ORDER BY id
+                    """,
+                    {
+                        "run_id": self.run_id,
+                        "batch_id": self.batch_id,
+                        "source": self.settings.source,
+                        "file": self._display(file),
+                        "deleted_at": self.loaded_at,
+                    },
+                )
+            _run(self.con, f"DROP TABLE IF EXISTS {removed}")
+
+
+def _deletion_hold_message(over: list[DeletionCheck], batch_id: str) -> str:
+    """Why a deletion spike was held, and the exact ways to approve it once."""
+    parts = "; ".join(
+        f"{c.share:.0%} of active {c.entity} ({c.removed:,} of {c.active_before:,}), above the "
+        f"{c.limit:.0%} limit"
+        for c in over
+    )
+    return (
+        f"this bulk export would remove {parts}. Nothing was applied. If this is expected "
+        f"(e.g. end of year), approve this batch once: `pathways run --approve-deletions "
+        f"{batch_id}`, or in the Dagster UI run config approve_deletions_for_batch: "
+        f'"{batch_id}" on the SIS asset; or raise sources.sis.max_deletion_shares for the '
+        "entity."
+    )
 
 
 # A learner is a live user who is a student: by a 1.2 role, by the 1.1 users.role, or by a

@@ -79,6 +79,10 @@ class SqlSisSettings:
     query_timeout: float = 1800.0
     overlap_minutes: int = 60
     max_deletion_share: float = 0.2  # a full pull that removes more of the learners is held
+    # Per-entity shares and a person's approval of one held batch, as OneRosterCsvSettings.
+    max_deletion_shares: Mapping[str, float] = field(default_factory=dict)
+    approve_deletions_for_batch: str | None = None
+    approved_by: str = ""
     source: str = "sis"  # source name recorded in _source / audit
     url_env: str = "SIS_DATABASE_URL"  # where the URL came from, named in messages
 
@@ -96,6 +100,7 @@ class SqlSisSettings:
             query_timeout=source.query_timeout,
             overlap_minutes=source.overlap_minutes,
             max_deletion_share=source.max_deletion_share,
+            max_deletion_shares=dict(source.max_deletion_shares),
             url_env=source.url_env,
         )
 

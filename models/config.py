@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -26,6 +27,12 @@ from pydantic import (
 
 from models.oneroster_spec import spec_columns
 from models.personal_data import NEVER_STORED_COLUMNS
+from models.suppression import (
+    DEFAULT_RATE_BANDS,
+    RateBand,
+    SuppressionError,
+    checked_rate_bands,
+)
 
 _CRON_FIELD = re.compile(r"^[\d*/,\-A-Za-z?]+$")
 
@@ -72,10 +79,34 @@ class WarehouseSettings(_Settings):
     ] = "1GB"
 
 
+class BlackoutWindow(_Settings):
+    """Dates on which the nightly sync does not run (e.g. the summer rollover, while the SIS is
+    being set up for the next year): `start` to `end` inclusive, in the district's time zone."""
+
+    start: date
+    end: date
+    reason: str = "blackout"
+
+    @model_validator(mode="after")
+    def _start_before_end(self) -> BlackoutWindow:
+        if self.start > self.end:
+            raise ValueError(f"start {self.start} is after end {self.end}; swap them")
+        return self
+
+    def describe(self) -> str:
+        """The window as messages name it, e.g. `2027-06-20 to 2027-08-10 (summer rollover)`."""
+        return f"{self.start} to {self.end} ({self.reason})"
+
+
 class ScheduleSettings(_Settings):
-    """When the nightly job runs, in the district's time zone."""
+    """When the nightly job runs, in the district's time zone, and the dates it must not."""
 
     cron: str = "0 2 * * *"
+    blackout: tuple[BlackoutWindow, ...] = ()
+
+    def blackout_on(self, day: date) -> BlackoutWindow | None:
+        """The blackout window that holds `day` (a date in the district's time zone), if any."""
+        return next((w for w in self.blackout if w.start <= day <= w.end), None)
 
     @field_validator("cron")
     @classmethod
@@ -89,6 +120,15 @@ class ScheduleSettings(_Settings):
         return value
 
 
+def _oneroster_entity_keys(cls: type, value: dict[str, float]) -> dict[str, float]:
+    """Per-entity deletion shares are keyed by OneRoster file name (users, classes, …)."""
+    known = sorted({f.removesuffix(".csv") for v in ("1.1", "1.2") for f in spec_columns(v)})
+    for name in value:
+        if name not in known:
+            raise ValueError(f"{name!r} is not a OneRoster entity{_suggest(name, known)}")
+    return value
+
+
 class OneRosterCsvSource(_Settings):
     """A OneRoster 1.1 / 1.2 CSV export: a folder or a .zip."""
 
@@ -96,8 +136,12 @@ class OneRosterCsvSource(_Settings):
     path: Path
     # Where the SIS drops new exports; the drop sensor starts a run for each new one.
     drop_folder: Path | None = None
-    # A bulk export that would remove more than this share of active learners is held.
+    # A bulk export that would remove more than this share of active learners, or of the active
+    # rows of any file without a share of its own in max_deletion_shares, is held.
     max_deletion_share: Annotated[float, Field(ge=0.0, le=1.0)] = 0.2
+    max_deletion_shares: dict[str, Annotated[float, Field(ge=0.0, le=1.0)]] = {}
+
+    _known_entities = field_validator("max_deletion_shares")(_oneroster_entity_keys)
 
 
 _ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
@@ -233,9 +277,13 @@ class SqlSource(_Settings):
     # Incremental pulls re-read this far behind the last pull's newest row, for clock skew and
     # transactions that committed late.
     overlap_minutes: Annotated[int, Field(ge=0)] = 60
-    # A full pull that would remove more than this share of active learners is held.
+    # A full pull that would remove more than this share of active learners, or of the active
+    # rows of any entity without a share of its own in max_deletion_shares, is held.
     max_deletion_share: Annotated[float, Field(ge=0.0, le=1.0)] = 0.2
+    max_deletion_shares: dict[str, Annotated[float, Field(ge=0.0, le=1.0)]] = {}
     entities: SqlEntities  # type: ignore[valid-type]
+
+    _known_entities = field_validator("max_deletion_shares")(_oneroster_entity_keys)
 
     @field_validator("entities")
     @classmethod
@@ -438,10 +486,59 @@ class SourcesSettings(_Settings):
         )
 
 
+class RateBandSettings(_Settings):
+    """From groups of `min_size` learners up, a rate within `percent`% of 0 or 100 is shown
+    only as a range ("<= 5%"), so no count of none or everyone is published."""
+
+    min_size: Annotated[int, Field(ge=1)]
+    percent: Annotated[int, Field(gt=0, lt=50)]
+
+
 class PrivacySettings(_Settings):
     """Privacy defaults for everything aggregated."""
 
     min_group_size: Annotated[int, Field(ge=1)] = 10
+    # Top/bottom coding of rates in the equity marts (models/suppression.py): NCES 2011-603's
+    # sliding bands by default.
+    rate_bands: tuple[RateBandSettings, ...] = tuple(
+        RateBandSettings(min_size=band.min_size, percent=band.percent)
+        for band in DEFAULT_RATE_BANDS
+    )
+
+    @model_validator(mode="after")
+    def _rate_bands_never_say_no_one(self) -> PrivacySettings:
+        try:
+            checked_rate_bands(self.suppression_rate_bands(), self.min_group_size)
+        except SuppressionError as exc:
+            raise ValueError(f"rate_bands: {exc}") from None
+        return self
+
+    def suppression_rate_bands(self) -> tuple[RateBand, ...]:
+        """The bands as `models.suppression.suppress` takes them."""
+        return tuple(RateBand(band.min_size, band.percent) for band in self.rate_bands)
+
+
+class InteroperabilitySettings(_Settings):
+    """When a connected system's interoperability check warns or fails (`models.interoperability`).
+
+    The shares apply to the share of a system's identities linked to a SIS learner, and to its
+    referential integrity and validation pass rate; a system whose last successful sync is older
+    than `freshness_hours` is stale."""
+
+    link_warn_below: Annotated[float, Field(ge=0.0, le=1.0)] = 0.98
+    link_fail_below: Annotated[float, Field(ge=0.0, le=1.0)] = 0.90
+    # A nightly sync plus two hours of slack for a slow night.
+    freshness_hours: Annotated[float, Field(gt=0)] = 26.0
+
+    @model_validator(mode="after")
+    def _fail_below_warn(self) -> InteroperabilitySettings:
+        if self.link_fail_below > self.link_warn_below:
+            raise ValueError(
+                f"link_fail_below ({self.link_fail_below}) is above link_warn_below "
+                f"({self.link_warn_below}): a system must warn before it fails; e.g. "
+                "link_warn_below: 0.98, link_fail_below: 0.90"
+            )
+        return self
 
 
 class VerificationSettings(_Settings):
@@ -451,6 +548,41 @@ class VerificationSettings(_Settings):
     # credentials, and OB 2.0 hosted assertions / badge classes / issuers / keys. Credentials
     # that need a document not in it are reported as not verifiable offline.
     trust_dir: Path | None = None
+
+
+class TransparencySettings(_Settings):
+    """The data-collection transparency check and public notice."""
+
+    # The data inventory (what each collected field is, why, how long it is kept); the bundled
+    # models/data_inventory.yaml when not set. A district that adds fields copies and extends it.
+    inventory_path: Path | None = None
+
+
+# The self-assessment file read when `readiness.self_assessment_path` is not set: beside
+# pathways.yaml (a district without one has no self-assessment, not an error).
+SELF_ASSESSMENT_FILE = "readiness_self_assessment.csv"
+
+
+class ReadinessSettings(_Settings):
+    """How the District Readiness Framework is scored for this district: its own thresholds for
+    the measured rules of models/readiness_rules.yaml, and its self-assessment file."""
+
+    # {indicator id: {practicing: x, sustaining: y}}: a level holds when its measure is at
+    # least the number (a count, or a share from 0 to 1).
+    thresholds: dict[str, dict[str, Annotated[float, Field(ge=0)]]] = {}
+    # readiness_self_assessment.csv (indicator_id, level, evidence_note, assessed_by,
+    # assessed_on); default: beside pathways.yaml.
+    self_assessment_path: Path | None = None
+
+    @field_validator("thresholds")
+    @classmethod
+    def _known_indicators(cls, value: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+        from models.readiness_rules import load_readiness_rules, threshold_override_problems
+
+        problems = threshold_override_problems(load_readiness_rules(), value)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return value
 
 
 _PARTNER_ID = r"^[a-z0-9][a-z0-9-]*$"
@@ -557,6 +689,9 @@ class PathwaysConfig(_Settings):
     verification: VerificationSettings = VerificationSettings()
     # Signed learner records; none when absent.
     exports: ExportSettings | None = None
+    interoperability: InteroperabilitySettings = InteroperabilitySettings()
+    readiness: ReadinessSettings = ReadinessSettings()
+    transparency: TransparencySettings = TransparencySettings()
 
 
 def load_config(path: str | Path) -> PathwaysConfig:
@@ -614,9 +749,16 @@ def _resolve_paths(config: PathwaysConfig, base: Path) -> PathwaysConfig:
                 ),
             }
         )
+    readiness = config.readiness.model_copy(
+        update={
+            "self_assessment_path": resolve(config.readiness.self_assessment_path)
+            or base / SELF_ASSESSMENT_FILE
+        }
+    )
     return config.model_copy(
         update={
             "exports": exports,
+            "readiness": readiness,
             "warehouse": config.warehouse.model_copy(
                 update={
                     "path": resolve(config.warehouse.path),
@@ -626,6 +768,9 @@ def _resolve_paths(config: PathwaysConfig, base: Path) -> PathwaysConfig:
             "sources": config.sources.model_copy(update={"sis": sis, "credentials": credentials}),
             "verification": config.verification.model_copy(
                 update={"trust_dir": resolve(config.verification.trust_dir)}
+            ),
+            "transparency": config.transparency.model_copy(
+                update={"inventory_path": resolve(config.transparency.inventory_path)}
             ),
         }
     )

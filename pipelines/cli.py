@@ -1,6 +1,7 @@
 """`pathways`: generate a sample district, run the nightly job, or do both as a demo."""
 
 import argparse
+import getpass
 import json
 import logging
 import os
@@ -8,8 +9,10 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 import dagster as dg
 import duckdb
@@ -17,8 +20,11 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from models.config import ConfigError, PathwaysConfig, load_config
+from models.config import ConfigError, PathwaysConfig, SqlSource, load_config
 from pipelines.nightly import NIGHTLY_JOB, build_definitions
+from pipelines.run_summary import failure_reason, write_run_summary
+from pipelines.safeguards import blackout_skip_message, blackout_today
+from pipelines.sis_assets import APPROVED_BY_TAG, SIS_ASSET_NAME, SIS_SQL_ASSET_NAME
 from pipelines.warehouse import table_row_count
 
 if TYPE_CHECKING:
@@ -44,6 +50,8 @@ class NightSummary:
     credential_statuses: dict[str, int] = field(default_factory=dict)
     # Learner records in marts.learner_records by status (current, withdrawn).
     learner_records: dict[str, int] = field(default_factory=dict)
+    # The night's run-summary.json (see pipelines/run_summary.py).
+    run_summary_path: Path | None = None
 
 
 class _ProgressHandler(logging.Handler):
@@ -70,17 +78,30 @@ class _ProgressHandler(logging.Handler):
         elif kind in ("STEP_FAILURE", "STEP_SKIPPED"):
             self.progress.advance(self.task_id)
             if kind == "STEP_FAILURE":
-                self.console.print(f"  [red]✗[/] {step}: {_failure_reason(event)}")
+                self.console.print(f"  [red]✗[/] {step}: {failure_reason(event)}")
             else:
                 self.console.print(f"  [yellow]–[/] {step}: not run, an upstream step failed")
 
 
 def run_nightly(
-    config_path: Path, console: Console | None = None, instance: dg.DagsterInstance | None = None
+    config_path: Path,
+    console: Console | None = None,
+    instance: dg.DagsterInstance | None = None,
+    approve_deletions: str | None = None,
 ) -> NightSummary:
-    """Run the nightly job for one district in this process and summarize it."""
+    """Run the nightly job for one district in this process and summarize it; the run summary
+    JSON is written beside the sync report whether the night succeeds or not.
+
+    `approve_deletions`: the batch id of a SIS load held for a deletion spike, approved for
+    this run (recorded in audit.sis_deletion_checks as approved by this user)."""
     console = console or Console(stderr=True)
     config = load_config(config_path)
+    run_config: dict = {"loggers": {"terminal": {}}}
+    tags: dict[str, str] = {}
+    if approve_deletions:
+        asset = SIS_SQL_ASSET_NAME if isinstance(config.sources.sis, SqlSource) else SIS_ASSET_NAME
+        run_config["ops"] = {asset: {"config": {"approve_deletions_for_batch": approve_deletions}}}
+        tags[APPROVED_BY_TAG] = f"pathways run --approve-deletions, user {getpass.getuser()}"
     job = build_definitions(config).resolve_job_def(NIGHTLY_JOB)
     steps = len(list(job.nodes_in_topological_order))
     with Progress(
@@ -104,35 +125,30 @@ def run_nightly(
         instance = instance or _instance()
         try:
             result = job.with_logger_defs({"terminal": terminal}).execute_in_process(
-                run_config={"loggers": {"terminal": {}}},
+                run_config=run_config,
                 instance=instance,
                 raise_on_error=False,
+                tags=tags,
             )
+            run_summary_path = write_run_summary(instance, result.run_id, config)
         finally:
             if owned:
                 instance.dispose()
         progress.update(task_id, description="done")
     failures = [
-        f"{e.step_key}: {_failure_reason(e)}"
+        f"{e.step_key}: {failure_reason(e)}"
         for e in result.all_events
         if e.event_type_value == "STEP_FAILURE"
     ]
     summary = NightSummary(
-        config=config, success=result.success, run_id=result.run_id, failures=failures
+        config=config,
+        success=result.success,
+        run_id=result.run_id,
+        failures=failures,
+        run_summary_path=run_summary_path,
     )
     _read_warehouse(config, summary)
     return summary
-
-
-def _failure_reason(event: dg.DagsterEvent) -> str:
-    """The sentence a person can act on: a Failure's description, else the root cause."""
-    data = event.step_failure_data
-    if data.user_failure_data is not None and data.user_failure_data.description:
-        return data.user_failure_data.description
-    error = data.error
-    while error is not None and error.cause is not None:
-        error = error.cause
-    return error.message.strip() if error is not None else "unknown error"
 
 
 def _instance() -> dg.DagsterInstance:
@@ -234,6 +250,8 @@ def print_summary(summary: NightSummary, console: Console) -> None:
         console.print(f"[red]Failed[/] {failure}")
     console.print(f"Warehouse:        {config.warehouse.path}")
     console.print(f"Published copy:   {config.warehouse.published_path}")
+    if summary.run_summary_path is not None:
+        console.print(f"Run summary:      {summary.run_summary_path}")
     status = "[green]succeeded[/]" if summary.success else "[red]FAILED[/]"
     console.print(f"Nightly run {summary.run_id} {status}.")
 
@@ -250,7 +268,21 @@ def _cmd_generate(args: argparse.Namespace, console: Console) -> int:
 
 
 def _cmd_run(args: argparse.Namespace, console: Console) -> int:
-    summary = run_nightly(Path(args.config), console)
+    # A scheduled night skips blackout dates; so does a plain `pathways run` (it is what a
+    # district's own cron calls), with exit status 0 since nothing went wrong.
+    config = load_config(Path(args.config))
+    window = blackout_today(config)
+    if window is not None and not args.ignore_blackout:
+        today = datetime.now(ZoneInfo(config.district.timezone)).date()
+        console.print(
+            f"Not run: {blackout_skip_message(window, today)}. "
+            "Add --ignore-blackout to run anyway.",
+            highlight=False,
+        )
+        return 0
+    if window is not None:
+        console.print(f"[yellow]Running in the blackout window {window.describe()}[/]")
+    summary = run_nightly(Path(args.config), console, approve_deletions=args.approve_deletions)
     print_summary(summary, console)
     return 0 if summary.success and not summary.file_problems else 1
 
@@ -613,6 +645,16 @@ def main(argv: list[str] | None = None) -> int:
 
     run = commands.add_parser("run", help="run the nightly job for a district, in this process")
     run.add_argument("--config", default="pathways.yaml", help="path to pathways.yaml")
+    run.add_argument(
+        "--approve-deletions",
+        metavar="BATCH_ID",
+        help="apply the deletions of this held SIS batch once (the id the hold message names)",
+    )
+    run.add_argument(
+        "--ignore-blackout",
+        action="store_true",
+        help="run even on a date in a schedule.blackout window",
+    )
 
     demo = commands.add_parser("demo", help="generate the sample district and run a night")
     demo.add_argument("--students", type=int, default=DEMO_STUDENTS)

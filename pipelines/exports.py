@@ -62,6 +62,7 @@ from pipelines.credential_assets import ensure_credential_tables
 from pipelines.warehouse import (
     WAREHOUSE_POOL,
     WarehouseResource,
+    comment_table,
     quote_literal,
     table_row_count,
 )
@@ -273,13 +274,33 @@ def build_learner_records_table(con: duckdb.DuckDBPyConnection) -> None:
         ORDER BY learner_key
         """
     )
-    con.execute(
-        "COMMENT ON TABLE marts.learner_records IS 'The signed learner records the district "
-        "exports: one row per learner record (keyed by the learner key, a keyed hash of the SIS "
-        "sourcedId), with the achievements it holds, its file inside a night folder (the "
-        "newest is exports/latest/), the SHA-256 of that file, when it was signed, and whether "
-        "it is current or withdrawn.'"
+    comment_table(
+        con, "marts", "learner_records", _LEARNER_RECORDS_DOC, LEARNER_RECORDS_COLUMN_DOCS
     )
+
+
+_LEARNER_RECORDS_DOC = (
+    "The signed learner records the district exports: one row per learner record (keyed by the "
+    "learner key, a keyed hash of the SIS sourcedId), with the achievements it holds, its file "
+    "inside a night folder (the newest is exports/latest/), the SHA-256 of that file, when it "
+    "was signed, and whether it is current or withdrawn."
+)
+# What each column of marts.learner_records means, for the data dictionary and SQL clients.
+LEARNER_RECORDS_COLUMN_DOCS = {
+    "learner_key": "The learner's key: a keyed hash of their SIS sourcedId, never a name or id.",
+    "record_id": "The id of the learner's CLR 2.0 credential (stable from night to night).",
+    "achievements": "Ids of the achievements (badges and mastered competencies) the record holds.",
+    "credentials": "How many Open Badges 3.0 credentials the record holds.",
+    "competencies": "How many mastered competencies the record holds.",
+    "badges": "How many badges from credential platforms the record carries (embedded as "
+    "received, or attested by the district).",
+    "file": "The record's file inside a night folder of the exports (exports/latest/ is newest).",
+    "sha256": "SHA-256 of that file, to check a copy is the one the district signed.",
+    "signed_at": "When the district last signed the record.",
+    "status": "current (exported tonight) or withdrawn (no longer exported; its status bit set).",
+    "withdrawn_at": "When the record was withdrawn; empty while it is current.",
+    "partners": "Partner id → own (the learner's record) or shared (the subset a partner gets).",
+}
 
 
 # --- keys and secrets -----------------------------------------------------------------------

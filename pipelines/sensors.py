@@ -2,10 +2,14 @@
 
 import json
 import time
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import dagster as dg
 
+from models.config import PathwaysConfig
+from pipelines.safeguards import blackout_skip_message, blackout_today
 from pipelines.sis_assets import SIS_ASSET_NAME
 
 SIS_DROP_SENSOR = "sis_export_drop_sensor"
@@ -33,12 +37,14 @@ def _is_export(path: Path) -> bool:
 
 
 def build_sis_drop_sensor(
-    drop_folder: Path, job, settle_seconds: float = 60.0
+    drop_folder: Path, job, settle_seconds: float = 60.0, config: PathwaysConfig | None = None
 ) -> dg.SensorDefinition:
     """One run per new or changed export in `drop_folder`; the cursor remembers what was seen.
 
     An export is only picked up once it has not changed for `settle_seconds`, so a zip still
-    being copied by the SIS is not read half-written.
+    being copied by the SIS is not read half-written. On the blackout dates of the district's
+    `config` it starts nothing, and the cursor stays put: what was dropped meanwhile is picked
+    up when the window ends.
     """
 
     @dg.sensor(
@@ -49,6 +55,10 @@ def build_sis_drop_sensor(
         description=f"Starts the nightly job for each new OneRoster export in {drop_folder}.",
     )
     def sis_export_drop_sensor(context: dg.SensorEvaluationContext):
+        window = blackout_today(config) if config is not None else None
+        if window is not None:
+            today = datetime.now(ZoneInfo(config.district.timezone)).date()
+            return dg.SkipReason(blackout_skip_message(window, today))
         seen: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
         if not drop_folder.is_dir():
             return dg.SkipReason(f"drop folder {drop_folder} does not exist yet")

@@ -1,6 +1,7 @@
 """SIS ingestion assets: a district's OneRoster export, or its SIS database, into
 `raw.oneroster_*`."""
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,8 +17,9 @@ from connectors.oneroster_csv import (
     raw_table,
 )
 from connectors.sql_sis import SqlSisSettings, SqlSourceError, load_sql_sis
-from models.config import OneRosterCsvSource, SisSource, SqlSource
+from models.config import OneRosterCsvSource, PathwaysConfig, SisSource, SqlSource
 from models.oneroster_spec import known_files
+from pipelines.sync_report import SYNC_REPORT_FOLDER, sync_report_folder, write_sync_report
 from pipelines.warehouse import (
     WAREHOUSE_POOL,
     WarehouseResource,
@@ -30,10 +32,35 @@ SIS_SQL_ASSET_NAME = "sis_sql"
 FILE_CHECK = "export_file_loaded_cleanly"
 
 
+# Who approved a held batch, as the CLI tags the run; the Dagster UI run is named by its id.
+APPROVED_BY_TAG = "pathways/approved_by"
+
+
 class SisExportConfig(dg.Config):
-    """Run-time choice of export; the drop sensor sets it to the file that just landed."""
+    """Run-time choice of export; the drop sensor sets it to the file that just landed.
+
+    `approve_deletions_for_batch`: the batch id of an export held for a deletion spike, whose
+    deletions a person approves for this run (any other batch id changes nothing)."""
 
     path: str | None = None
+    approve_deletions_for_batch: str | None = None
+
+
+class SisSqlConfig(dg.Config):
+    """Run-time approval of a SIS database pull held for a deletion spike (its batch id)."""
+
+    approve_deletions_for_batch: str | None = None
+
+
+def _approval(context: dg.AssetExecutionContext, batch: str | None) -> dict[str, str | None]:
+    """The approval settings of this run: the batch and who approved it, for the audit."""
+    if not batch:
+        return {}
+    who = context.run.tags.get(APPROVED_BY_TAG, "the Dagster UI")
+    return {
+        "approve_deletions_for_batch": batch,
+        "approved_by": f"{who} (run {context.run.run_id})",
+    }
 
 
 def raw_oneroster_key(file: str) -> dg.AssetKey:
@@ -41,11 +68,14 @@ def raw_oneroster_key(file: str) -> dg.AssetKey:
     return dg.AssetKey(raw_table(file).split("."))
 
 
-def build_sis_assets(source: SisSource) -> dg.AssetsDefinition:
-    """The SIS asset for the district's kind of SIS source: a OneRoster export or a database."""
+def build_sis_assets(
+    source: SisSource, district: PathwaysConfig | None = None
+) -> dg.AssetsDefinition:
+    """The SIS asset for the district's kind of SIS source: a OneRoster export or a database.
+    Given the `district`'s config, a held load writes the night's sync report before failing."""
     if isinstance(source, SqlSource):
-        return build_sql_sis_assets(source)
-    return build_oneroster_csv_assets(source)
+        return build_sql_sis_assets(source, district)
+    return build_oneroster_csv_assets(source, district)
 
 
 def _raw_specs(kind: str) -> tuple[list[dg.AssetSpec], list[dg.AssetCheckSpec]]:
@@ -71,7 +101,9 @@ def _raw_specs(kind: str) -> tuple[list[dg.AssetSpec], list[dg.AssetCheckSpec]]:
     return specs, checks
 
 
-def build_oneroster_csv_assets(source: OneRosterCsvSource) -> dg.AssetsDefinition:
+def build_oneroster_csv_assets(
+    source: OneRosterCsvSource, district: PathwaysConfig | None = None
+) -> dg.AssetsDefinition:
     """One multi-asset that validates and loads a whole export: the manifest governs every file,
     references cross files, and a held export must change nothing, so it loads as one unit."""
     specs, checks = _raw_specs("csv")
@@ -90,6 +122,8 @@ def build_oneroster_csv_assets(source: OneRosterCsvSource) -> dg.AssetsDefinitio
             path=Path(config.path) if config.path else source.path,
             source="sis",
             max_deletion_share=source.max_deletion_share,
+            max_deletion_shares=dict(source.max_deletion_shares),
+            **_approval(context, config.approve_deletions_for_batch),
         )
         with warehouse.get_connection() as con:
             ensure_oneroster_tables(con)
@@ -98,12 +132,15 @@ def build_oneroster_csv_assets(source: OneRosterCsvSource) -> dg.AssetsDefinitio
             except OneRosterPackageError as exc:
                 raise dg.Failure(description=f"The SIS export could not be read: {exc}") from exc
             snapshots = _snapshots(con)
-        yield from _report(context, load, snapshots)
+            _held_night_report(context, con, load, district)
+        yield from _report(context, load, snapshots, config.approve_deletions_for_batch)
 
     return _load
 
 
-def build_sql_sis_assets(source: SqlSource) -> dg.AssetsDefinition:
+def build_sql_sis_assets(
+    source: SqlSource, district: PathwaysConfig | None = None
+) -> dg.AssetsDefinition:
     """The same raw tables and checks, pulled from the SIS's database through the column map;
     like an export, the whole pull is validated and applied (or held) as one unit."""
     specs, checks = _raw_specs("sql")
@@ -115,22 +152,28 @@ def build_sql_sis_assets(source: SqlSource) -> dg.AssetsDefinition:
         pool=WAREHOUSE_POOL,
         can_subset=False,
     )
-    def _load(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+    def _load(
+        context: dg.AssetExecutionContext, config: SisSqlConfig, warehouse: WarehouseResource
+    ):
         def progress(entity: str, batch_rows: int, rows_so_far: int) -> None:
             context.log.debug(f"{entity}: {rows_so_far:,} rows read")
 
         try:
             # Read at run time: the URL (and its password) lives only in the environment.
-            settings = SqlSisSettings.from_source(source)
+            settings = replace(
+                SqlSisSettings.from_source(source),
+                **_approval(context, config.approve_deletions_for_batch),
+            )
             with warehouse.get_connection() as con:
                 load = load_sql_sis(
                     con, settings, context.run.run_id, datetime.now(UTC), on_batch=progress
                 )
                 snapshots = _snapshots(con)
+                _held_night_report(context, con, load, district)
         except SqlSourceError as exc:
             # Not chained: the message already says what to check, with the password masked.
             raise dg.Failure(description=f"The SIS database could not be read: {exc}") from None
-        yield from _report(context, load, snapshots)
+        yield from _report(context, load, snapshots, config.approve_deletions_for_batch)
 
     return _load
 
@@ -146,16 +189,80 @@ def _snapshots(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[int, str]]:
     }
 
 
+def _held_night_report(
+    context: dg.AssetExecutionContext,
+    con: duckdb.DuckDBPyConnection,
+    load: OneRosterLoad,
+    district: PathwaysConfig | None,
+) -> None:
+    """A held load fails this step, so the sync report asset downstream never runs: the report
+    of the night IT most need to read is written here instead (from the audit tables, small)."""
+    if not load.held or district is None:
+        return
+    folder, _ = sync_report_folder(district, context.instance, context.run.run_id)
+    try:
+        write_sync_report(con, context.run.run_id, folder)
+    except OSError as exc:
+        # The hold must still be what fails the step, not the report of it.
+        context.log.error(f"the sync report of the held night could not be written: {exc}")
+        return
+    context.log.info(f"sync report of the held night written to {folder / SYNC_REPORT_FOLDER}")
+
+
 def _report(
     context: dg.AssetExecutionContext,
     load: OneRosterLoad,
     snapshots: dict[str, tuple[int, str]],
+    approval: str | None = None,
 ):
     """One materialization and one check result per raw table; snapshots are (rows, preview)."""
+    if approval and approval != load.batch_id:
+        context.log.warning(
+            f"approve_deletions_for_batch names batch {approval!r}, but tonight's batch is "
+            f"{load.batch_id!r}: the approval does nothing (approve the batch a hold names)."
+        )
+    elif approval and not load.approved:
+        context.log.info(f"batch {approval} removes no more than the limits; nothing to approve")
+    if load.approved:
+        context.log.warning(
+            f"deletions above the limit approved for batch {load.batch_id} were applied: "
+            + "; ".join(
+                f"{c.entity} {c.share:.0%} ({c.removed:,} of {c.active_before:,})"
+                for c in load.deletions
+                if c.over
+            )
+        )
+    removed = {c.entity: c.removed for c in load.deletions}
     if load.held:
         raise dg.Failure(
             description=f"The SIS export was held and nothing was applied: {load.message}",
-            metadata={"batch_id": load.batch_id, "oneroster_version": load.version},
+            metadata={
+                "batch_id": load.batch_id,
+                "oneroster_version": load.version,
+                "status": "held",
+                "files": dg.MetadataValue.json(
+                    {
+                        f.file: {
+                            "status": f.status,
+                            "rows_read": f.rows_read,
+                            "rows_rejected": f.rows_rejected,
+                        }
+                        for f in load.files
+                    }
+                ),
+                "deletions": dg.MetadataValue.json(
+                    [
+                        {
+                            "entity": c.entity,
+                            "active_before": c.active_before,
+                            "removed": c.removed,
+                            "limit": c.limit,
+                            "held": c.over,
+                        }
+                        for c in load.deletions
+                    ]
+                ),
+            },
         )
     by_file = {f.file: f for f in load.files}
     for file in known_files():
@@ -182,6 +289,7 @@ def _report(
                 "rows_read": file_load.rows_read if file_load else 0,
                 "rows_loaded": file_load.rows_loaded if file_load else 0,
                 "rows_rejected": rejected,
+                "rows_deleted": removed.get(file.removesuffix(".csv"), 0),
                 "oneroster_version": load.version,
                 "batch_id": load.batch_id,
                 "message": message,

@@ -3,7 +3,7 @@
 import os
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -126,6 +126,9 @@ def publish_copy(
             for schema, table in tables:
                 name = f"{quote_ident(schema)}.{quote_ident(table)}"
                 con.execute(f"CREATE TABLE published_copy.{name} AS SELECT * FROM {name}")
+                # The copy keeps what each table and column means, for the dashboards' builders.
+                description, columns = table_comments(con, schema, table)
+                comment_table(con, schema, table, description, columns, catalog="published_copy")
                 counts[f"{schema}.{table}"] = table_row_count(con, schema, table)
         finally:
             con.execute("DETACH published_copy")
@@ -140,3 +143,42 @@ def publish_copy(
 def quote_literal(value: str) -> str:
     """A SQL string literal for an option that cannot take a bound parameter."""
     return "'" + value.replace("'", "''") + "'"
+
+
+def comment_table(
+    con: duckdb.DuckDBPyConnection,
+    schema: str,
+    table: str,
+    description: str | None,
+    columns: Mapping[str, str],
+    catalog: str | None = None,
+) -> None:
+    """Write what a table and each of its columns mean into DuckDB's catalog (COMMENT ON), so
+    the data dictionary and any SQL client show them; a Python-built mart calls this right after
+    it (re)creates its table."""
+    target = f"{quote_ident(schema)}.{quote_ident(table)}"
+    if catalog is not None:
+        target = f"{quote_ident(catalog)}.{target}"
+    # COMMENT takes no bound parameters; the text comes from our own code.
+    if description:
+        con.execute(f"COMMENT ON TABLE {target} IS {quote_literal(description)}")
+    for column, doc in columns.items():
+        con.execute(f"COMMENT ON COLUMN {target}.{quote_ident(column)} IS {quote_literal(doc)}")
+
+
+def table_comments(
+    con: duckdb.DuckDBPyConnection, schema: str, table: str
+) -> tuple[str | None, dict[str, str]]:
+    """What a table of the live warehouse and each of its documented columns mean."""
+    found = con.execute(
+        "SELECT comment FROM duckdb_tables() WHERE database_name = current_database() "
+        "AND schema_name = ? AND table_name = ?",
+        [schema, table],
+    ).fetchall()
+    columns = con.execute(
+        "SELECT column_name, comment FROM duckdb_columns() "
+        "WHERE database_name = current_database() AND schema_name = ? AND table_name = ? "
+        "AND comment IS NOT NULL AND comment <> ''",
+        [schema, table],
+    ).fetchall()
+    return (found[0][0] if found else None), dict(columns)

@@ -27,6 +27,7 @@ from typing import BinaryIO
 import duckdb
 import yaml
 
+from models.config import SELF_ASSESSMENT_FILE
 from models.oneroster_spec import known_files, spec_columns
 
 ONEROSTER_VERSION = "1.2"
@@ -47,12 +48,24 @@ USER_METADATA_COLUMNS = (
     "metadata.directoryInformationOptOut",
     "metadata.partnerSharingOptOut",
 )
+# Career-support extension columns of users.csv, for high-school learners (grades 09-12; blank
+# for younger learners and for adults): how many personalized career-advising meetings the
+# learner had this school year (a whole number), and whether they take part in work-based
+# learning this year (an internship, apprenticeship or dual-enrollment placement: true / false).
+# The readiness scoring measures advising and work-based-learning coverage from them.
+CAREER_SUPPORT_METADATA_COLUMNS = (
+    "metadata.careerAdvisingMeetings",
+    "metadata.workBasedLearning",
+)
 # Shares of learners who opted out: a few percent for directory information is typical of US
 # districts; partner sharing is assumed a little higher.
 DIRECTORY_OPT_OUT_RATE = 0.03
 PARTNER_OPT_OUT_RATE = 0.08
 # The sample partner the learner records are shared with, and the secrets of the exports.
 SAMPLE_PARTNER = {"id": "state-university", "name": "State University (sample partner)"}
+# The sample district's readiness self-assessment: indicators no data can measure, and one
+# (broadband and device access) rated above what the SIS data shows, so the flag is seen.
+SAMPLE_SELF_ASSESSMENT = Path(__file__).parent / "readiness_self_assessment.csv"
 EXPORT_KEY_FILE = "keys/issuer.key"
 EXPORT_SALT_FILE = "keys/record-salt"
 
@@ -306,7 +319,7 @@ def generate_district(
     schools = schools_per_level(students)
     columns = {f: [c.name for c in cols] for f, cols in spec_columns(ONEROSTER_VERSION).items()}
     columns["demographics.csv"] += DEMOGRAPHIC_METADATA_COLUMNS
-    columns["users.csv"] += USER_METADATA_COLUMNS
+    columns["users.csv"] += USER_METADATA_COLUMNS + CAREER_SUPPORT_METADATA_COLUMNS
     counts: dict[str, int] = {}
 
     counts["orgs.csv"] = _write_rows(
@@ -341,6 +354,8 @@ def generate_district(
         encoding="utf-8",
     )
     write_export_secrets(out)
+    # The district's readiness self-assessment, beside pathways.yaml where the night looks for it.
+    shutil.copyfile(SAMPLE_SELF_ASSESSMENT, out / SELF_ASSESSMENT_FILE)
     # The district's badge folder and trust folder, and its sample badge platform's records.
     write_badge_folder(out, seed=seed)
     return GeneratedDistrict(
@@ -699,6 +714,17 @@ _MACROS = (
     "CASE WHEN economically_disadvantaged(learner) THEN 0.81 ELSE 0.97 END",
     "CREATE MACRO device_access(learner) AS draw(learner, 'device') < "
     "CASE WHEN economically_disadvantaged(learner) THEN 0.87 ELSE 0.98 END",
+    # Career support in high school: most learners meet an advisor at least once a year and a
+    # minority in the upper grades hold a work-based-learning placement; both are rarer for
+    # economically disadvantaged learners. New salts, so every earlier draw keeps its value.
+    "CREATE MACRO career_advising_meetings(learner) AS "
+    "CASE WHEN draw(learner, 'career-advising') < "
+    "CASE WHEN economically_disadvantaged(learner) THEN 0.68 ELSE 0.82 END "
+    "THEN 1 + pick(learner, 'career-advising-meetings', 3) ELSE 0 END",
+    "CREATE MACRO work_based_learning(learner, grade) AS draw(learner, 'work-based-learning') < "
+    "CASE WHEN grade >= 11 "
+    "THEN CASE WHEN economically_disadvantaged(learner) THEN 0.20 ELSE 0.30 END "
+    "ELSE CASE WHEN economically_disadvantaged(learner) THEN 0.04 ELSE 0.07 END END",
     # Federal race/ethnicity category: shares of US public-school enrollment.
     """CREATE MACRO race_category(learner) AS
     CASE WHEN draw(learner, 'race') < 0.28 THEN 'hispanic'
@@ -831,7 +857,11 @@ SELECT
     CASE WHEN draw(learner, 'directory-opt-out') < getvariable('directory_opt_out_rate')
          THEN 'true' END AS "metadata.directoryInformationOptOut",
     CASE WHEN draw(learner, 'partner-opt-out') < getvariable('partner_opt_out_rate')
-         THEN 'true' END AS "metadata.partnerSharingOptOut"
+         THEN 'true' END AS "metadata.partnerSharingOptOut",
+    CASE WHEN grade >= 9 THEN career_advising_meetings(learner)::VARCHAR END
+        AS "metadata.careerAdvisingMeetings",
+    CASE WHEN grade >= 9 THEN flag(work_based_learning(learner, grade)) END
+        AS "metadata.workBasedLearning"
 FROM (SELECT *, 1 + pick(learner, 'given', len(getvariable('given_names'))) AS given,
              1 + pick(learner, 'family', len(getvariable('family_names'))) AS family
       FROM learner_rows(1, $first, $end))
@@ -854,7 +884,8 @@ SELECT
     NULL AS grades, NULL AS password, NULL AS userMasterIdentifier, NULL AS preferredGivenName,
     NULL AS preferredMiddleName, NULL AS preferredFamilyName,
     school_id(school) AS primaryOrgSourcedId, NULL AS pronouns,
-    NULL AS "metadata.directoryInformationOptOut", NULL AS "metadata.partnerSharingOptOut"
+    NULL AS "metadata.directoryInformationOptOut", NULL AS "metadata.partnerSharingOptOut",
+    NULL AS "metadata.careerAdvisingMeetings", NULL AS "metadata.workBasedLearning"
 FROM (
     SELECT *,
         1 + pick(x, 'guardian-given', len(getvariable('given_names'))) AS given,
@@ -892,7 +923,8 @@ SELECT
     NULL AS sms, NULL AS phone, NULL AS agentSourcedIds, NULL AS grades, NULL AS password,
     NULL AS userMasterIdentifier, NULL AS preferredGivenName, NULL AS preferredMiddleName,
     NULL AS preferredFamilyName, school_id(school) AS primaryOrgSourcedId, NULL AS pronouns,
-    NULL AS "metadata.directoryInformationOptOut", NULL AS "metadata.partnerSharingOptOut"
+    NULL AS "metadata.directoryInformationOptOut", NULL AS "metadata.partnerSharingOptOut",
+    NULL AS "metadata.careerAdvisingMeetings", NULL AS "metadata.workBasedLearning"
 FROM ({_TEACHER})
 """
 

@@ -90,6 +90,8 @@ SIS_TABLES: dict[str, list[tuple[str, sa.types.TypeEngine]]] = {
         ("is_enabled", sa.Boolean()),
         ("withdrawn", sa.Boolean()),
         ("last_modified", sa.DateTime()),
+        ("advising_meetings", sa.Integer()),
+        ("work_based_learning", sa.Boolean()),
     ],
     "staff": [
         ("staff_id", _ID),
@@ -192,7 +194,9 @@ _FROM_ONEROSTER = {
     "sections": "SELECT sourcedId, title, grades, courseSourcedId, classCode, classType, "
     "schoolSourcedId, termSourcedIds, subjects, subjectCodes, periods FROM classes",
     "students": "SELECT sourcedId, username, givenName, familyName, identifier, email, grades, "
-    f"primaryOrgSourcedId, CAST(enabledUser AS BOOLEAN), false, {_MODIFIED} "
+    f"primaryOrgSourcedId, CAST(enabledUser AS BOOLEAN), false, {_MODIFIED}, "
+    "CAST(nullif(\"metadata.careerAdvisingMeetings\", '') AS INTEGER), "
+    "CAST(nullif(\"metadata.workBasedLearning\", '') AS BOOLEAN) "
     "FROM users WHERE sourcedId IN (SELECT userSourcedId FROM roles WHERE role = 'student')",
     "staff": "SELECT u.sourcedId, username, givenName, familyName, identifier, email, "
     f"primaryOrgSourcedId, r.role, CAST(enabledUser AS BOOLEAN), {_MODIFIED} "
@@ -480,6 +484,10 @@ def column_map(schema: str | None) -> dict:
                     "grades": "grade_level",
                     "primaryOrgSourcedId": "school_id",
                 },
+                "metadata": {
+                    "careerAdvisingMeetings": "advising_meetings",
+                    "workBasedLearning": "work_based_learning",
+                },
                 "modified_column": "last_modified",
             },
             "roles": {
@@ -584,16 +592,16 @@ SELECT s.student_id AS person_id, s.login, s.first_name, s.last_name,
        s.student_number AS local_number, s.email, s.is_enabled, g.guardian_ids AS related_ids,
        s.grade_level, s.school_id,
        CASE WHEN s.withdrawn THEN 'tobedeleted' ELSE 'active' END AS record_status,
-       s.last_modified
+       s.last_modified, s.advising_meetings, s.work_based_learning
 FROM students AS s
 LEFT JOIN student_guardian_lists AS g ON g.student_id = s.student_id
 UNION ALL
 SELECT t.staff_id, t.login, t.first_name, t.last_name, t.employee_number, t.email, t.is_enabled,
-       NULL, NULL, t.school_id, 'active', t.last_modified
+       NULL, NULL, t.school_id, 'active', t.last_modified, NULL, NULL
 FROM staff AS t
 UNION ALL
 SELECT p.guardian_id, p.login, p.first_name, p.last_name, NULL, p.email, p.is_enabled,
-       l.student_ids, NULL, p.school_id, 'active', p.last_modified
+       l.student_ids, NULL, p.school_id, 'active', p.last_modified, NULL, NULL
 FROM guardians AS p
 LEFT JOIN guardian_student_lists AS l ON l.guardian_id = p.guardian_id
 """

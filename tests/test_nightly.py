@@ -38,8 +38,12 @@ def night(tmp_path_factory):
     return district, summary, console.export_text(), events
 
 
+_RUN_TIMES = ("loaded_at", "checked_at", "last_seen", "last_success_at")
+
+
 def tables_of(path: Path, schemas: tuple[str, ...]) -> dict[str, list[tuple]]:
-    """Every row of every table, sorted, leaving out the timestamps that record when a load ran."""
+    """Every row of every table, sorted, leaving out the timestamps that record when a step ran
+    (a load, the inventory's check, a system's last sync) and so differ on a re-run."""
     con = duckdb.connect(str(path), read_only=True)
     try:
         columns = con.execute(
@@ -50,7 +54,7 @@ def tables_of(path: Path, schemas: tuple[str, ...]) -> dict[str, list[tuple]]:
         ).fetchall()
         tables = {}
         for schema, table, names in columns:
-            kept = ", ".join(f'"{c}"' for c in names if not c.endswith("loaded_at"))
+            kept = ", ".join(f'"{c}"' for c in names if not c.endswith(_RUN_TIMES))
             rows = con.execute(f'SELECT {kept} FROM "{schema}"."{table}"').fetchall()
             tables[f"{schema}.{table}"] = sorted(rows, key=repr)
         return tables

@@ -432,6 +432,41 @@ def test_delta_upserts_by_sourced_id_and_keeps_tombstones(tmp_path, con):
     assert ids(con, "users.csv").count("stu-1") == 1
 
 
+def test_a_delta_after_a_bulk_keeps_the_bulk_rows_lineage_and_adds_its_own(tmp_path, con):
+    load(con, write_package(tmp_path / "night-1", district_1p2()))
+    first_batch = column(con, "users.csv", "_batch_id", "stu-2")
+    users = {u["sourcedId"]: u for u in district_1p2()["users.csv"]}
+    delta = write_package(
+        tmp_path / "delta",
+        {"users.csv": _delta([{**users["stu-1"], "familyName": "Okafor"}])},
+        modes={"users.csv": "delta"},
+    )
+
+    result = load(con, delta, run_id="run-2", loaded_at=TOMORROW)
+
+    lineage = "_source, _file, _line, _batch_id, _loaded_at, _oneroster_version"
+    rows = dict(
+        (sourced_id, rest)
+        for sourced_id, *rest in con.execute(
+            f'SELECT "sourcedId", {lineage} FROM raw.oneroster_users'
+        ).fetchall()
+    )
+    assert rows["stu-1"] == ["sis", "users.csv", 2, result.batch_id, TOMORROW, "1.2"]
+    assert rows["stu-2"] == ["sis", "users.csv", 4, first_batch, TONIGHT, "1.2"]
+    assert first_batch != result.batch_id
+    described = con.execute("DESCRIBE raw.oneroster_users").fetchall()
+    assert [(name, kind) for name, kind, *_ in described] == [
+        *((c, "VARCHAR") for c in union_columns("users.csv")),
+        ("metadata", "JSON"),
+        ("_source", "VARCHAR"),
+        ("_file", "VARCHAR"),
+        ("_line", "BIGINT"),
+        ("_batch_id", "VARCHAR"),
+        ("_loaded_at", "TIMESTAMP WITH TIME ZONE"),
+        ("_oneroster_version", "VARCHAR"),
+    ]
+
+
 def test_delta_rows_need_a_status_and_inactive_is_not_one(tmp_path, con):
     load(con, write_package(tmp_path / "night-1", district_1p2()))
     user = district_1p2()["users.csv"][1]
@@ -501,9 +536,14 @@ def test_a_deletion_spike_is_held_and_changes_nothing(tmp_path, con):
 
     assert result.held
     assert result.message.startswith(
-        "this bulk export would remove 40% of active learners (4 of 10), above the 20% limit. "
-        "Nothing was applied. If this is expected (e.g. end of year), raise "
-        "sources.sis.max_deletion_share for one run."
+        "this bulk export would remove 40% of active learners (4 of 10), above the 20% limit; "
+        "33% of active users (4 of 12), above the 20% limit; "
+    )
+    assert result.message.endswith(
+        "Nothing was applied. If this is expected (e.g. end of year), approve this batch once: "
+        f"`pathways run --approve-deletions {result.batch_id}`, or in the Dagster UI run config "
+        f'approve_deletions_for_batch: "{result.batch_id}" on the SIS asset; or raise '
+        "sources.sis.max_deletion_shares for the entity."
     )
     assert _raw_snapshot(con) == before
     statuses = con.execute(
@@ -932,11 +972,13 @@ def test_the_same_export_twice_gives_the_same_warehouse_and_no_duplicate_rejects
     assert len(rejects) == second.rows_rejected
 
 
-def _schema(con: duckdb.DuckDBPyConnection) -> list[tuple]:
-    """Every table and column of the warehouse (temp ones too), in order, with its type."""
+def _schema(con: duckdb.DuckDBPyConnection, defaults: bool = True) -> list[tuple]:
+    """Every table and column of the warehouse (temp ones too), in order, with its type (and
+    its default or generating expression)."""
+    default = "column_default" if defaults else "NULL"
     return con.execute(
         "SELECT database_name, schema_name, table_name, column_index, column_name, data_type, "
-        "column_default, is_nullable FROM duckdb_columns() ORDER BY ALL"
+        f"{default}, is_nullable FROM duckdb_columns() ORDER BY ALL"
     ).fetchall()
 
 
@@ -944,12 +986,31 @@ def test_a_bulk_night_keeps_the_raw_tables_as_they_are_and_leaves_nothing_else_b
     tmp_path, con
 ):
     ensure_oneroster_tables(con)
-    schema = _schema(con)
+    schema = _schema(con, defaults=False)
 
     load(con, write_package(tmp_path / "night-1", district_1p2(students=10)))
     load(con, write_package(tmp_path / "night-2", district_1p2(students=10)), run_id="run-2")
 
-    assert _schema(con) == schema
+    # Same tables, columns, order and types; a bulk snapshot declares the values all its rows
+    # share (where the load came from, columns the file leaves empty) as generated columns.
+    assert _schema(con, defaults=False) == schema
+
+
+def test_a_bulk_snapshot_declares_the_lineage_its_rows_share_once(tmp_path, con):
+    result = load(con, write_package(tmp_path / "export", district_1p2()))
+
+    generated = dict(
+        con.execute(
+            "SELECT column_name, generation_expression FROM information_schema.columns "
+            "WHERE table_schema = 'raw' AND table_name = 'oneroster_users' "
+            "AND is_generated = 'ALWAYS'"
+        ).fetchall()
+    )
+
+    assert {"_source", "_file", "_batch_id", "_loaded_at", "_oneroster_version"} <= set(generated)
+    assert result.batch_id in generated["_batch_id"]
+    assert "password" in generated and "metadata" in generated  # empty in this export
+    assert not {"sourcedId", "_line"} & set(generated)  # differ row by row: stored
 
 
 def test_a_held_or_failed_load_leaves_no_staged_rows_behind(tmp_path, con, monkeypatch):

@@ -15,6 +15,7 @@ import sample_district.generate as generate
 from models.config import load_config
 from models.oneroster_spec import spec_columns
 from sample_district.generate import (
+    CAREER_SUPPORT_METADATA_COLUMNS,
     DEMOGRAPHIC_METADATA_COLUMNS,
     GRADES,
     USER_METADATA_COLUMNS,
@@ -91,7 +92,7 @@ def test_every_file_has_the_spec_1_2_header_in_order(district: GeneratedDistrict
     if file == "demographics.csv":
         expected += DEMOGRAPHIC_METADATA_COLUMNS
     if file == "users.csv":
-        expected += USER_METADATA_COLUMNS
+        expected += USER_METADATA_COLUMNS + CAREER_SUPPORT_METADATA_COLUMNS
     assert read_rows(district.oneroster_path / file)[0] == expected
 
 

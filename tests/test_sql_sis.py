@@ -5,6 +5,7 @@ every way a database can fail is reported with what to check and never with the 
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -28,6 +29,7 @@ from connectors.sql_sis import (
 from models.config import SqlSource, load_config
 from pipelines.cli import run_nightly
 from pipelines.nightly import build_definitions
+from pipelines.sensors import SIS_DROP_SENSOR
 from pipelines.sis_assets import SIS_SQL_ASSET_NAME
 from sample_district.generate import generate_district
 
@@ -472,7 +474,14 @@ def test_a_connection_lost_mid_pull_fails_cleanly_and_a_rerun_completes(sis, con
     load(con, settings(sis))
     before, tables = raw_snapshot(con), schema_of(con)
     orgs = big_orgs(sis, 50_000)
-    config = settings(sis, entities={"orgs": orgs}, only=["users"], batch_size=1_000)
+    # The 50,000 made-up orgs replace the district's own: a removal the orgs share must allow.
+    config = settings(
+        sis,
+        entities={"orgs": orgs},
+        only=["users"],
+        batch_size=1_000,
+        max_deletion_shares={"orgs": 1.0},
+    )
 
     def cut_after_three(entity: str, size: int, so_far: int) -> None:
         if entity.startswith("orgs") and so_far == 3_000:
@@ -591,6 +600,30 @@ def test_a_pull_that_would_remove_too_many_learners_is_held_like_an_export(sis, 
     ).fetchall() == [("held",)]
 
 
+def test_an_approval_naming_the_held_pull_applies_its_deletions_once(sis, con):
+    load(con, settings(sis))
+    users = dict(column_map(sis.schema)["entities"]["users"])
+    users["query"] = f"SELECT * FROM ({users['query']}) AS u WHERE u.person_id NOT LIKE :gone"
+    users["params"] = {"gone": "stu-00001%"}
+    spike = settings(sis, entities={"users": users})
+    held = load(con, spike, run_id="run-2")
+
+    approved = load(
+        con,
+        replace(spike, approve_deletions_for_batch=held.batch_id, approved_by="data office"),
+        run_id="run-3",
+    )
+
+    assert held.held and approved.approved and not approved.held
+    assert con.execute(
+        "SELECT count(*) FROM raw.oneroster_users WHERE \"sourcedId\" LIKE 'stu-00001%'"
+    ).fetchall() == [(0,)]
+    assert con.execute(
+        "SELECT approved_by FROM audit.sis_deletion_checks "
+        "WHERE run_id = 'run-3' AND entity = 'learners'"
+    ).fetchall() == [("data office",)]
+
+
 # --- rejected rows ----------------------------------------------------------------------------
 
 
@@ -643,7 +676,7 @@ def test_a_sql_district_has_the_same_raw_assets_and_no_drop_sensor(sis, district
     sql = build_definitions(load_config(write_config(tmp_path, source_config(sis))))
 
     assert set(sql.resolve_all_asset_keys()) == set(csv.resolve_all_asset_keys())
-    assert list(sql.sensors or []) == []
+    assert SIS_DROP_SENSOR not in {sensor.name for sensor in sql.sensors or []}
     assert sql.resolve_assets_def(dg.AssetKey(["raw", "oneroster_users"])).node_def.name == (
         SIS_SQL_ASSET_NAME
     )
