@@ -16,7 +16,7 @@ import pytest
 from rich.console import Console
 
 from models.config import ConfigError, load_config
-from models.credentials import issue, keys
+from models.credentials import issue, jsonld, keys
 from models.credentials.clr import nested_credentials
 from models.credentials.schema import check_schema
 from pipelines.cli import main, run_nightly
@@ -137,6 +137,19 @@ def test_every_exported_file_verifies_and_fits_the_official_schemas(exported, ca
                 assert [c for c in checks if c.outcome != "pass"] == []
     check = check_result(instance, summary.run_id)
     assert check.passed, check.description
+
+
+def test_the_records_were_signed_over_the_canonical_form_pyld_alone_gives(exported):
+    # The signatures are made over `jsonld.canonize`, which memoizes what pyld would re-process;
+    # every fifth record (the CLR and each credential in it, embedded ones too) checked against
+    # pyld without the memos, byte for byte.
+    records = sorted((exported[4] / "learner-records").glob("*.json"))[::5]
+    assert len(records) > 20
+    for path in records:
+        record = json.loads(path.read_bytes())
+        for document in [record, *(nested for _, nested in nested_credentials(record))]:
+            unsigned = {key: value for key, value in document.items() if key != "proof"}
+            assert jsonld.canonize(unsigned) == jsonld.canonize_uncached(unsigned), path.name
 
 
 def test_a_record_holds_competencies_badges_and_their_associations(exported):

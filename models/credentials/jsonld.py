@@ -5,7 +5,8 @@ Only the contexts shipped in `contexts/` (listed with their SHA-256 in `contexts
 ever loaded; any other URL raises `UnknownContextError`, so verification fails closed instead of
 reaching for the network. Each file's hash is checked the first time it is served, once per
 process, and the resolved contexts are cached in a cache of our own (never pyld's global one,
-which other code in the process may fill through another loader).
+which other code in the process may fill through another loader). So are the processed
+(active) contexts: see `_ContextMemo`.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from pyld import jsonld
+from pyld.canon import URDNA2015
 from pyld.context_resolver import ContextResolver
 
 CONTEXTS_DIR = Path(__file__).parent / "contexts"
@@ -103,26 +105,29 @@ def load_bundled_context(url: str, options: Mapping[str, Any] | None = None) -> 
     }
 
 
-class _ResolvedContexts:
-    """A bounded, thread-safe LRU cache of resolved contexts, private to this module.
+class _LruCache:
+    """A bounded, thread-safe LRU cache, private to this module.
 
     Bounded because inline (object) contexts are cached too, keyed by their JSON, and a night of
     credentials from many platforms must not grow it without limit.
     """
 
     def __init__(self, maxsize: int = 256):
-        self._items: OrderedDict[str, Any] = OrderedDict()
+        self._items: OrderedDict[Any, Any] = OrderedDict()
         self._lock = threading.Lock()
         self._maxsize = maxsize
 
-    def get(self, key: str, default: Any = None) -> Any:
+    def get(self, key: Any, default: Any = None) -> Any:
         with self._lock:
             if key not in self._items:
                 return default
             self._items.move_to_end(key)
             return self._items[key]
 
-    def __setitem__(self, key: str, value: Any) -> None:
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __setitem__(self, key: Any, value: Any) -> None:
         with self._lock:
             self._items[key] = value
             self._items.move_to_end(key)
@@ -130,7 +135,21 @@ class _ResolvedContexts:
                 self._items.popitem(last=False)
 
 
-_RESOLVED = _ResolvedContexts()
+_RESOLVED = _LruCache()
+# The type pyld freezes a finished active context to (frozendict, a dependency of pyld's).
+_FROZEN_CONTEXT = type(jsonld.freeze({}))
+# Processed contexts: a few dozen distinct (active context, local context) pairs cover a night's
+# credentials; each entry holds one active context (a dict of term definitions shared with its
+# parent's), so this bounds memory to a few MB.
+_PROCESSED = _LruCache(maxsize=512)
+# Property and type names expanded to IRIs, per active context: (context, {(name, base): IRI}).
+# A context's vocabulary is small, but a document may use any key: each map is capped.
+_TERM_IRIS = _LruCache(maxsize=512)
+_TERM_IRIS_PER_CONTEXT = 4096
+# Expanded values of the properties whose values recur across a night's credentials: the
+# district's Profile as `issuer` or `creator`, an `achievement` many learners hold.
+_SHARED_PROPERTIES = frozenset({"issuer", "creator", "achievement"})
+_EXPANDED = _LruCache(maxsize=2048)
 
 
 def _options(**extra: Any) -> dict[str, Any]:
@@ -188,14 +207,275 @@ def unknown_context_urls(document: Any) -> list[str]:
 
 
 def canonize(document: Mapping[str, Any]) -> str:
-    """The document's canonical N-Quads (RDFC-1.0, i.e. URDNA2015), from bundled contexts only."""
+    """The document's canonical N-Quads (RDFC-1.0, i.e. URDNA2015), from bundled contexts only.
+
+    What `pyld.jsonld.normalize` does (JSON-LD to an RDF dataset, then URDNA2015), with the
+    memos of `_Canonizer` and cheaper copies; `canonize_uncached` is the reference it is tested
+    against, byte for byte.
+    """
+    plain = _plain_json(document)
+    if plain is None:
+        # The memos key values by their JSON text, which only plain JSON maps one to one.
+        return canonize_uncached(document)
     try:
-        return jsonld.normalize(
+        dataset = _Canonizer().to_rdf(_PrivateCopy(plain), _options(produceGeneralizedRdf=False))
+        return _Rdfc10().main(dataset, {"format": "application/n-quads"})
+    except jsonld.JsonLdError as error:
+        _raise_plainly(error)
+
+
+def canonize_uncached(document: Mapping[str, Any]) -> str:
+    """`canonize` as pyld alone does it (`jsonld.normalize`): slower, the reference."""
+    try:
+        return jsonld.JsonLdProcessor().normalize(
             dict(document),
             _options(algorithm="URDNA2015", format="application/n-quads"),
         )
     except jsonld.JsonLdError as error:
         _raise_plainly(error)
+
+
+class _ContextMemo(jsonld.JsonLdProcessor):
+    """A JSON-LD processor that processes each (active context, local context) pair once per
+    process instead of at every node.
+
+    pyld re-processes a type-scoped context (OB 3.0's `Achievement`, `AchievementSubject`, …) at
+    every node of that type: with `propagate=False` it first clones the active context under a
+    fresh `_uuid`, so its own processed-context cache, keyed by that id, never hits. Processing
+    is a pure function of the active context, the local context and a few options, and pyld
+    never changes an active context once built (it is a frozendict whose term definitions are
+    never edited), so the result can be shared. An entry is keyed by the active context's
+    identity (the entry holds it, so its id cannot be reused), the local context's JSON text (in
+    its key order), the flags and the options that matter; only the top-level call, with the
+    bundled-only loader, for an immutable active context is memoized. Errors are not cached.
+    Relies on pyld 3.3's `_process_context` signature (pyproject pins pyld <3.4).
+    """
+
+    def __init__(self, memoize: bool = True) -> None:
+        super().__init__()
+        # False for a document that is not plain JSON (see `_plain_json`): pyld alone.
+        self._memoize = memoize
+        # The last context names were expanded against (most lookups repeat it) and its map.
+        self._iris_context: Any = None
+        self._iris: dict[tuple[str, Any], Any] = {}
+
+    def _process_context(
+        self,
+        active_ctx,
+        local_ctx,
+        options,
+        override_protected=False,
+        propagate=True,
+        validate_scoped=True,
+        cycles=None,
+    ):
+        key = self._memoize and _memo_key(
+            active_ctx, local_ctx, options, override_protected, propagate, validate_scoped, cycles
+        )
+        if key:
+            entry = _PROCESSED.get(key)
+            if entry is not None and entry[0] is active_ctx:
+                return entry[1]
+        processed = super()._process_context(
+            active_ctx,
+            local_ctx,
+            options,
+            override_protected=override_protected,
+            propagate=propagate,
+            validate_scoped=validate_scoped,
+            cycles=cycles,
+        )
+        if key and isinstance(processed, _FROZEN_CONTEXT):
+            _PROCESSED[key] = (active_ctx, processed)
+        return processed
+
+    def _expand_iri(self, active_ctx, value, base=None, vocab=False, local_ctx=None, defined=None):
+        # Outside context processing (no local context, which would define terms on the way),
+        # expanding a name against a finished context is a pure function of the two; ids and
+        # other values (vocab false) are left alone: they differ in every document.
+        if (
+            not vocab
+            or local_ctx
+            or not self._memoize
+            or not isinstance(active_ctx, _FROZEN_CONTEXT)
+        ):
+            return super()._expand_iri(active_ctx, value, base, vocab, local_ctx, defined)
+        if active_ctx is self._iris_context:
+            iris = self._iris
+        else:
+            entry = _TERM_IRIS.get(id(active_ctx))
+            if entry is None or entry[0] is not active_ctx:
+                entry = (active_ctx, {})
+                _TERM_IRIS[id(active_ctx)] = entry
+            self._iris_context, self._iris = entry
+            iris = self._iris
+        key = (value, base)
+        try:
+            return iris[key]
+        except KeyError:
+            pass
+        except TypeError:  # an unhashable value (not a name): nothing to remember
+            return super()._expand_iri(active_ctx, value, base, vocab)
+        iri = super()._expand_iri(active_ctx, value, base, vocab)
+        if len(iris) < _TERM_IRIS_PER_CONTEXT:
+            iris[key] = iri
+        return iri
+
+
+class _Canonizer(_ContextMemo):
+    """The processor `canonize` uses: the context memo, plus the expansion of recurring values
+    (`_SHARED_PROPERTIES`) remembered, keyed by their JSON text and everything else expansion
+    depends on: the active and type-scoped contexts (by identity, held by the entry), the
+    flags and the options that matter. Each use gets its own copy of the expanded value."""
+
+    def _expand(
+        self,
+        active_ctx,
+        active_property,
+        element,
+        options,
+        inside_list=False,
+        inside_index=False,
+        type_scoped_ctx=None,
+    ):
+        key = None
+        if (
+            active_property in _SHARED_PROPERTIES
+            and self._memoize
+            and isinstance(element, dict)
+            and isinstance(active_ctx, _FROZEN_CONTEXT)
+            and (type_scoped_ctx is None or isinstance(type_scoped_ctx, _FROZEN_CONTEXT))
+            and options.get("documentLoader") is load_bundled_context
+        ):
+            try:
+                text = json.dumps(element, ensure_ascii=False, allow_nan=False)
+            except (TypeError, ValueError):
+                text = None
+            if text is not None:
+                key = (
+                    id(active_ctx),
+                    id(type_scoped_ctx),
+                    active_property,
+                    text,
+                    bool(inside_list),
+                    bool(inside_index),
+                    options.get("base"),
+                    options.get("isFrame"),
+                    options.get("keepFreeFloatingNodes"),
+                    options.get("processingMode"),
+                )
+                entry = _EXPANDED.get(key)
+                if entry is not None and entry[0] is active_ctx and entry[1] is type_scoped_ctx:
+                    return _json_copy(entry[2])
+        expanded = super()._expand(
+            active_ctx,
+            active_property,
+            element,
+            options,
+            inside_list=inside_list,
+            inside_index=inside_index,
+            type_scoped_ctx=type_scoped_ctx,
+        )
+        if key is not None:
+            _EXPANDED[key] = (active_ctx, type_scoped_ctx, _json_copy(expanded))
+        return expanded
+
+
+class _Rdfc10(URDNA2015):
+    """pyld's URDNA2015 (RDFC-1.0), copying blank-node components the cheap way."""
+
+    def modify_first_degree_component(self, id_, component, key):
+        # A blank-node component is a flat dict of strings: a shallow copy is a deep one.
+        if component["type"] != "blank node":
+            return component
+        return {**component, "value": "_:a" if component["value"] == id_ else "_:z"}
+
+
+class _PrivateCopy(dict):
+    """A document already copied for pyld (by `_plain_json`), so its deep copy before expanding
+    need not walk it again: pyld's expansion reads its input, never changes it."""
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> dict[str, Any]:
+        return dict(self)
+
+
+class _NotPlainJson(Exception):
+    pass
+
+
+def _plain_json(document: Mapping[str, Any]) -> dict[str, Any] | None:
+    """A copy of the document if it is plain JSON — objects with string keys, arrays, strings,
+    numbers, booleans and null, of exactly those types, as read from a file — else None (e.g. a
+    tuple, which JSON text would not tell from a list, but pyld does)."""
+    try:
+        return {_plain_key(key): _plain_value(value) for key, value in document.items()}
+    except _NotPlainJson:
+        return None
+
+
+_PLAIN_SCALARS = (str, int, float, bool, type(None))
+
+
+def _plain_key(key: Any) -> str:
+    if type(key) is not str:
+        raise _NotPlainJson
+    return key
+
+
+def _plain_value(value: Any) -> Any:
+    kind = type(value)
+    if kind in _PLAIN_SCALARS:
+        return value
+    if kind is dict:
+        return {_plain_key(key): _plain_value(item) for key, item in value.items()}
+    if kind is list:
+        return [_plain_value(item) for item in value]
+    raise _NotPlainJson
+
+
+def _json_copy(value: Any) -> Any:
+    """A deep copy of an expanded value (JSON, as pyld builds it from a plain document)."""
+    if isinstance(value, dict):
+        return {key: _json_copy(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_json_copy(item) for item in value]
+    if value is None or isinstance(value, str | int | float):
+        return value
+    return copy.deepcopy(value)
+
+
+def _memo_key(
+    active_ctx: Any,
+    local_ctx: Any,
+    options: Mapping[str, Any],
+    override_protected: bool,
+    propagate: bool,
+    validate_scoped: bool,
+    cycles: Any,
+) -> tuple[Any, ...] | None:
+    """The memo key of one context-processing call, or None when it must not be memoized: a
+    nested call (scoped-context validation inside a context being built, whose active context is
+    still being filled), a mutable active context, another document loader, or a local context
+    that is not plain JSON."""
+    if (
+        cycles is not None
+        or not isinstance(active_ctx, _FROZEN_CONTEXT)
+        or options.get("documentLoader") is not load_bundled_context
+    ):
+        return None
+    try:
+        local = json.dumps(local_ctx, ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError):
+        return None
+    return (
+        id(active_ctx),
+        local,
+        bool(override_protected),
+        bool(propagate),
+        bool(validate_scoped),
+        options.get("base"),
+        options.get("processingMode"),
+    )
 
 
 def undefined_terms(document: Mapping[str, Any]) -> list[str]:
@@ -208,9 +488,10 @@ def undefined_terms(document: Mapping[str, Any]) -> list[str]:
     e.g. `credentialSubject.achievement.foo` or `credentialSubject.type=Foo`. A term that only
     an `@vocab` maps (VC 2.0's "issuer-dependent" namespace) counts as undefined.
     """
-    processor = _TermAuditor()
+    plain = _plain_json(document)
+    processor = _TermAuditor(memoize=plain is not None)
     try:
-        processor.expand(dict(document), _options())
+        processor.expand(dict(document) if plain is None else _PrivateCopy(plain), _options())
     except jsonld.JsonLdError as error:
         _raise_plainly(error)
     return processor.undefined
@@ -251,15 +532,15 @@ def _is_defined(active_ctx: Mapping[str, Any], term: str) -> bool:
     return False
 
 
-class _TermAuditor(jsonld.JsonLdProcessor):
+class _TermAuditor(_ContextMemo):
     """A JSON-LD processor that records undefined terms while it expands.
 
     Relies on pyld 3.3 internals (`_expand`, `_expand_object`, the active context's `mappings`);
     pyproject pins pyld <3.4 and the tests exercise every branch.
     """
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, memoize: bool = True) -> None:
+        super().__init__(memoize)
         self.undefined: list[str] = []
         self._paths: dict[int, str] | None = None
 
