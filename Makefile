@@ -29,10 +29,15 @@ CHROMIUM := /usr/bin/chromium
 
 $(CHROMIUM):
 	command -v chromium >/dev/null || \
-		(apt-get update && apt-get install -y --no-install-recommends chromium)
+		(apt-get update && DEBIAN_FRONTEND=noninteractive \
+			apt-get install -y --no-install-recommends chromium)
+
+# Most of a test's time is one real night (DuckDB, HTTP on loopback, waits): three workers keep
+# both cores busy.
+TEST_WORKERS ?= 3
 
 test: $(STAMP) $(READER_1X)/.installed $(CHROMIUM)
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(TEST_WORKERS)
 
 # The demo's LMS is the sample LMS on 127.0.0.1:8765 and its badge platform the sample badge
 # platform on 127.0.0.1:8766, served again beside the UI (with made-up credentials, in the

@@ -21,10 +21,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from models.config import ConfigError, PathwaysConfig, SqlSource, load_config
+from pipelines.dashboard import dashboard_folder
 from pipelines.nightly import NIGHTLY_JOB, build_definitions
 from pipelines.run_summary import failure_reason, write_run_summary
 from pipelines.safeguards import blackout_skip_message, blackout_today
 from pipelines.sis_assets import APPROVED_BY_TAG, SIS_ASSET_NAME, SIS_SQL_ASSET_NAME
+from pipelines.transparency import NOTICE_HTML, notice_dir
 from pipelines.warehouse import table_row_count
 
 if TYPE_CHECKING:
@@ -250,6 +252,12 @@ def print_summary(summary: NightSummary, console: Console) -> None:
         console.print(f"[red]Failed[/] {failure}")
     console.print(f"Warehouse:        {config.warehouse.path}")
     console.print(f"Published copy:   {config.warehouse.published_path}")
+    for label, path in (
+        ("Dashboard:", dashboard_folder(config) / "index.html"),
+        ("Public notice:", notice_dir(config) / NOTICE_HTML),
+    ):
+        if path.exists():
+            console.print(f"{label:<18}{path}")
     if summary.run_summary_path is not None:
         console.print(f"Run summary:      {summary.run_summary_path}")
     status = "[green]succeeded[/]" if summary.success else "[red]FAILED[/]"
