@@ -1,24 +1,29 @@
 """Learner-record exports, for real: a generated district through the whole night into signed
 CLR 2.0 records, partner bundles and status lists on disk, checked the way a college or an
-employer would check them (`pathways verify`), then a second night that changes nothing and a
-third in which a badge is revoked upstream."""
+employer would check them (`pathways verify`), then a second night that changes nothing, a
+third in which a badge is revoked upstream, and a fourth in which the SIS withdraws a learner,
+which dies half-way through its records and is run again."""
 
 import csv
+import errno
 import hashlib
 import json
 import os
 import shutil
 from pathlib import Path
+from types import SimpleNamespace
 
 import dagster as dg
 import duckdb
 import pytest
+from oneroster_builders import write_package
 from rich.console import Console
 
 from models.config import ConfigError, load_config
 from models.credentials import issue, jsonld, keys
 from models.credentials.clr import nested_credentials
 from models.credentials.schema import check_schema
+from models.credentials.status import decode_status_list, status_bit
 from pipelines.cli import main, run_nightly
 from pipelines.exports import LEARNER_RECORDS_KEY, RECORDS_VERIFY_CHECK
 from sample_district.generate import EXPORT_SALT_FILE, generate_district
@@ -351,6 +356,310 @@ def test_the_key_never_reaches_the_warehouse_or_the_exports(exported):
         )
     assert secret_key not in dump and salt not in dump
     assert Path(config.exports.out_dir, "status", "1.json").is_file()
+
+
+# --- a learner withdrawn, on a night that dies half-way and is run again ----------------------
+
+
+def district_status_entries(record: dict) -> list[dict]:
+    """The status entries of a record the district signed: its own and those of the nested
+    credentials it signed (credentials embedded as other issuers signed them answer to those
+    issuers' lists)."""
+    entries = []
+    for document in [record, *(c for _, c in nested_credentials(record))]:
+        if document["issuer"]["id"] != record["issuer"]["id"]:
+            continue
+        status = document.get("credentialStatus")
+        entries += status if isinstance(status, list) else [status] if status else []
+    return entries
+
+
+def bits_set(status_folder: Path, entries: list[dict]) -> list[bool]:
+    lists = {}
+    for path in status_folder.glob("*.json"):
+        document = json.loads(path.read_bytes())
+        lists[document["id"]] = decode_status_list(document["credentialSubject"]["encodedList"])
+    return [
+        status_bit(lists[entry["statusListCredential"]], int(entry["statusListIndex"]))
+        for entry in entries
+    ]
+
+
+def export_state(path: Path) -> dict[str, list]:
+    """What a warehouse says was exported: the export audit tables and the mart, row for row."""
+    with duckdb.connect(str(path), read_only=True) as con:
+        present = {
+            f"{schema}.{table}"
+            for schema, table in con.execute(
+                "SELECT schema_name, table_name FROM duckdb_tables()"
+            ).fetchall()
+        }
+        return {
+            table: con.execute(f"SELECT * FROM {table} ORDER BY ALL").fetchall()
+            for table in (
+                "audit.learner_records",
+                "audit.export_credentials",
+                "audit.export_nights",
+                "marts.learner_records",
+            )
+            if table in present
+        }
+
+
+def incomplete(folder: Path) -> list[str]:
+    """What a night folder lacks: a file its manifests list, or one the manifest hashed
+    differently."""
+    problems = []
+    manifest = json.loads((folder / "manifest.json").read_bytes())
+    for record in manifest["records"]:
+        path = folder / record["file"]
+        if not path.is_file() or hashlib.sha256(path.read_bytes()).hexdigest() != record["sha256"]:
+            problems.append(record["file"])
+    partner = json.loads((folder / "partners" / PARTNER / "manifest.json").read_bytes())
+    problems += [
+        f"partners/{PARTNER}/{m['file']}"
+        for m in partner["records"]
+        if not (folder / "partners" / PARTNER / m["file"]).is_file()
+    ]
+    if not list((folder / "status").glob("*.json")):
+        problems.append("status/")
+    return problems if manifest["records"] else ["no records"]
+
+
+def visible(out: Path) -> list[str]:
+    return sorted(p.name for p in out.iterdir() if not p.name.startswith("."))
+
+
+@pytest.fixture(scope="module")
+def withdrawn_after_a_crash(exported, tmp_path_factory):
+    """A night in which the SIS withdraws a learner (its delta marks them tobedeleted) and three
+    other learners each lose a badge upstream (its file is gone), which dies half-way through
+    its records (the disk fills up once the first is written) and is then run again: what was
+    on disk and in the warehouse before the night, after the crash and after the re-run."""
+    district, config, instance, _, _ = exported
+    out = config.exports.out_dir
+    trust = str(config.verification.trust_dir)
+    work = tmp_path_factory.mktemp("withdrawn-after-a-crash")
+    before = (out / "latest").resolve()
+    seen = SimpleNamespace(before=before)
+    seen.own = {p.stem for p in (before / "learner-records").glob("*.json")}
+
+    # The learner withdrawn: one with a record of several credentials, shared with the partner.
+    with (district.oneroster_path / "users.csv").open(encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        columns, users = reader.fieldnames, list(reader)
+
+    def several_credentials(key: str) -> bool:
+        record = json.loads((before / "learner-records" / f"{key}.json").read_bytes())
+        return len(list(nested_credentials(record))) >= 2
+
+    sourced_id, seen.key = next(
+        (user["sourcedId"], key)
+        for user in sorted(users, key=lambda u: u["sourcedId"])
+        if (key := learner_key(district, user["sourcedId"])) in seen.own
+        and (before / "partners" / PARTNER / f"{key}.json").is_file()
+        and several_credentials(key)
+    )
+    seen.kept = work / "last-record.json"  # the copy the learner handed out
+    shutil.copy(before / "learner-records" / f"{seen.key}.json", seen.kept)
+    seen.entries = district_status_entries(json.loads(seen.kept.read_bytes()))
+    seen.bits_before = bits_set(out / "status", seen.entries)
+    seen.verified_before = verify(
+        str(seen.kept), "--status-list", str(before / "status"), "--trust", trust
+    )
+    seen.inodes = {p.name: p.stat().st_ino for p in (before / "learner-records").iterdir()}
+    seen.visible = visible(out)
+    seen.published_lists = {p.name: p.read_bytes() for p in (out / "status").glob("*.json")}
+    seen.state = export_state(config.warehouse.path)
+    seen.published_mart = export_state(config.warehouse.published_path)["marts.learner_records"]
+
+    # The learners who lose a badge: one badge file each, of three other learners with records.
+    with duckdb.connect(str(config.warehouse.path), read_only=True) as con:
+        held = con.execute(
+            "SELECT learner_sourced_id, min(record_key) FROM core.credentials "
+            "WHERE source_platform = 'badge_files' AND is_active AND NOT link_ambiguous "
+            "AND learner_sourced_id IS NOT NULL AND record_key LIKE '%.json' "
+            "GROUP BY ALL ORDER BY ALL"
+        ).fetchall()
+    badges = [
+        (key, record_key)
+        for learner, record_key in held
+        if (key := learner_key(district, learner)) in seen.own and key != seen.key
+    ][:3]
+    seen.changed = {key for key, _ in badges}
+    assert len(seen.changed) == 3
+
+    sis = district.oneroster_path
+    shutil.copytree(sis, work / "sis")
+    aside = work / "badges"
+    aside.mkdir()
+    shutil.rmtree(sis)
+    tombstone = dict.fromkeys(columns, "") | {
+        "sourcedId": sourced_id,
+        "status": "tobedeleted",
+        "dateLastModified": "2026-11-25T18:00:00.000Z",
+    }
+    write_package(sis, {"users.csv": [tombstone]}, modes={"users.csv": "delta"})
+    for n, (_, record_key) in enumerate(badges):
+        shutil.move(district.out / "badges" / record_key, aside / f"{n}.json")
+
+    # The fault: a real os.replace, until the second record of the night is renamed into place.
+    replace = os.replace
+    seen.written = []
+
+    def disk_full_after_one_record(source, target, *args, **kwargs):
+        path = Path(target)
+        if path.parent.name == "learner-records" and path.parent.parent.name.endswith(".partial"):
+            if seen.written:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+            seen.written.append(path)
+        return replace(source, target, *args, **kwargs)
+
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(os, "replace", disk_full_after_one_record)
+            seen.crashed = run_nightly(district.config_path, Console(width=120), instance=instance)
+        seen.latest_after_crash = (out / "latest").resolve()
+        seen.incomplete_after_crash = incomplete(before)
+        seen.visible_after_crash = visible(out)
+        seen.hidden_after_crash = sorted(p.name for p in out.iterdir() if p.name[0] == ".")
+        seen.lists_after_crash = {p.name: p.read_bytes() for p in (out / "status").glob("*.json")}
+        seen.state_after_crash = export_state(config.warehouse.path)
+        seen.published_mart_after_crash = export_state(config.warehouse.published_path)[
+            "marts.learner_records"
+        ]
+
+        seen.night = run_nightly(district.config_path, Console(width=120), instance=instance)
+    finally:
+        shutil.rmtree(sis)
+        shutil.copytree(work / "sis", sis)
+        for n, (_, record_key) in enumerate(badges):
+            shutil.move(aside / f"{n}.json", district.out / "badges" / record_key)
+    seen.folder = (out / "latest").resolve()
+    return seen
+
+
+def test_a_night_that_dies_half_way_through_its_records_leaves_last_night_and_the_audit_intact(
+    withdrawn_after_a_crash,
+):
+    seen = withdrawn_after_a_crash
+    assert not seen.crashed.success
+    assert [f for f in seen.crashed.failures if "learner_records" in f and "No space left" in f]
+    assert len(seen.written) == 1, "the night died after writing one of its records"
+    # Last night is still the one published, whole; tonight's half is only in the hidden
+    # .<night>.partial folder the exports' docstring describes, which nothing points at.
+    assert seen.latest_after_crash == seen.before
+    assert seen.incomplete_after_crash == []
+    assert seen.visible_after_crash == seen.visible
+    assert seen.hidden_after_crash == [seen.written[0].parent.parent.name]
+    assert seen.lists_after_crash == seen.published_lists
+    # Nothing of the dead night is recorded as exported: not the record it wrote, not the
+    # learner it was to withdraw. (Tonight's records fit one chunk of `exports.CHUNK`; a night
+    # that dies after a chunk was saved leaves that chunk's audit rows, naming a night never
+    # published, which the next run rebuilds.)
+    assert seen.state_after_crash == seen.state
+    assert seen.published_mart_after_crash == seen.published_mart
+
+
+def test_running_the_night_again_after_a_crash_completes_it_with_every_record_verifying(
+    exported, withdrawn_after_a_crash, capsys
+):
+    config, instance = exported[1], exported[2]
+    seen = withdrawn_after_a_crash
+    out = config.exports.out_dir
+    assert seen.night.success, seen.night.failures
+    assert check_result(instance, seen.night.run_id).passed
+    folder = seen.folder
+    assert folder != seen.before
+    assert seen.hidden_after_crash == [f".{folder.name}.partial"]  # the night it left half-done
+    assert not [p for p in out.iterdir() if p.name.endswith(".partial")]
+    assert incomplete(folder) == []
+    for key in seen.changed:
+        assert (folder / "learner-records" / f"{key}.json").read_bytes() != (
+            seen.before / "learner-records" / f"{key}.json"
+        ).read_bytes()
+    records = sorted((folder / "learner-records").glob("*.json"))
+    trust = str(config.verification.trust_dir)
+    assert (
+        verify(*map(str, records), "--status-list", str(folder / "status"), "--trust", trust) == 0
+    )
+    assert f"{len(records)} of {len(records)} files verified" in capsys.readouterr().out
+    with duckdb.connect(str(config.warehouse.path), read_only=True) as con:
+        nights = con.execute(
+            "SELECT list(DISTINCT night) FROM audit.learner_records WHERE status = 'current'"
+        ).fetchone()[0]
+        last = con.execute(
+            "SELECT folder FROM audit.export_nights ORDER BY finished_at DESC LIMIT 1"
+        ).fetchone()[0]
+    assert nights == [folder.name] and Path(last) == folder
+
+
+def test_a_learner_withdrawn_from_the_sis_is_no_longer_exported_and_their_last_record_is_revoked(
+    exported, withdrawn_after_a_crash, capsys
+):
+    config, instance = exported[1], exported[2]
+    seen = withdrawn_after_a_crash
+    out, key, entries = config.exports.out_dir, seen.key, seen.entries
+    assert len(entries) >= 3  # the record and at least two credentials the district signed
+    assert seen.verified_before == 0 and not any(seen.bits_before)
+    assert seen.night.success, seen.night.failures
+    counts = materialization(instance, seen.night.run_id)
+    assert counts["withdrawn"] == 1
+    assert counts["records"] == len(seen.own) - 1
+    assert counts["revoked_tonight"] >= len(entries)
+
+    folder = seen.folder
+    assert not list((folder / "learner-records").glob(f"{key}.*"))
+    assert not (folder / "partners" / PARTNER / f"{key}.json").exists()
+    manifest = json.loads((folder / "manifest.json").read_bytes())
+    listed = {r["learner_key"] for r in manifest["records"]}
+    assert key not in listed
+    partner = json.loads((folder / "partners" / PARTNER / "manifest.json").read_bytes())
+    assert key not in {m["learner_key"] for m in partner["records"]}
+
+    with duckdb.connect(str(config.warehouse.published_path), read_only=True) as con:
+        rows = {
+            row[0]: row[1:]
+            for row in con.execute(
+                "SELECT learner_key, status, withdrawn_at, achievements FROM marts.learner_records"
+            ).fetchall()
+        }
+    status, withdrawn_at, _ = rows[key]
+    assert status == "withdrawn" and withdrawn_at is not None
+    assert {k for k, (s, _, _) in rows.items() if s == "current"} == listed
+
+    # Nobody is signed again for the withdrawal: the records signed tonight are those of the
+    # three whose badges went and of anyone whose achievements changed since last night (a
+    # badge an earlier night revoked, back); every other learner keeps last night's files,
+    # hard-linked.
+    after = {p.name: p.stat().st_ino for p in (folder / "learner-records").iterdir()}
+    signed = {n.split(".")[0] for n, inode in after.items() if seen.inodes.get(n) != inode}
+    assert counts["re_signed"] == len(signed)
+    assert seen.changed <= signed
+    achieved = {r[0]: r[2] for r in seen.state["marts.learner_records"]}
+    assert [k for k in signed if rows[k][2] == achieved.get(k)] == []
+    assert [n for n in seen.inodes if n not in after and not n.startswith(key)] == []
+
+    with duckdb.connect(str(config.warehouse.path), read_only=True) as con:
+        reasons = dict(
+            con.execute(
+                "SELECT status_index, reason FROM audit.export_credentials "
+                "WHERE learner_key = $key AND status_index IS NOT NULL",
+                {"key": key},
+            ).fetchall()
+        )
+    assert {reasons[int(e["statusListIndex"])] for e in entries} == {"withdrawn"}
+
+    # Every credential of the last record has its bit set in the lists published tonight (the
+    # night's copy and the district's published one), so the copy the learner handed out no
+    # longer verifies.
+    assert all(bits_set(folder / "status", entries))
+    assert all(bits_set(out / "status", entries))
+    trust = str(config.verification.trust_dir)
+    assert verify(str(seen.kept), "--status-list", str(folder / "status"), "--trust", trust) == 1
+    report = capsys.readouterr().out
+    assert report.count("revoked by its issuer") >= len(entries)
+    assert "NOT VERIFIED" in report
 
 
 # --- configuration ------------------------------------------------------------------------------
