@@ -23,6 +23,12 @@ credential an index once and never reuses it); a credential that leaves a record
 revoked upstream, is no longer mastered, or whose learner's record is withdrawn has its bit set
 (revocation is final: if it comes back it is a new credential with a new id).
 
+The audit of a night (`audit.learner_records`, `audit.export_credentials`) changes only when the
+night is published: each chunk's rows are staged in temporary tables (the same shape; DuckDB
+spills them to disk), read back through views that lay them over the audit, and merged into the
+audit in one transaction with the row that records the night in `audit.export_nights`, at the
+rename of its folder. A night that dies before that leaves the audit as it was.
+
 Signing is CPU-bound (RDF canonicalization in pyld), so it runs in worker processes, one per
 core; the warehouse connection and the files stay in this process.
 """
@@ -424,6 +430,7 @@ def export_learner_records(
     summary = ExportSummary(night=night, folder=str(out / night))
 
     _stage_inputs(con, settings)
+    _stage_audit(con)
     fingerprint = _exporter_fingerprint(ctx)
     eligible = [
         (sourced_id, hashlib.sha256(f"{fingerprint}|{digest}".encode()).hexdigest())
@@ -438,7 +445,7 @@ def export_learner_records(
     }
     next_index = [
         con.execute(
-            "SELECT coalesce(max(status_index) + 1, 0) FROM audit.export_credentials"
+            f"SELECT coalesce(max(status_index) + 1, 0) FROM {_CREDENTIALS_TONIGHT}"
         ).fetchone()[0]
     ]
     manifest_records: list[dict[str, Any]] = []
@@ -506,27 +513,12 @@ def export_learner_records(
     for partner_id, members in partner_members.items():
         summary.partners[partner_id] = len(members)
 
-    lists = _publish_status_lists(con, ctx, private_key, out, partial, summary)
+    lists = _sign_status_lists(con, ctx, private_key, partial, summary)
     summary.status_lists = lists
     _write_manifests(ctx, partial, night, manifest_records, partner_members, summary)
-    _finish_night(out, partial, night, settings.keep_nights)
-    con.execute(
-        "UPDATE audit.learner_records SET night = $night WHERE status = 'current'",
-        {"night": night},
-    )
-    build_learner_records_table(con)
     summary.seconds = time.perf_counter() - started
-    con.execute(
-        "INSERT INTO audit.export_nights VALUES ($run, $night, $folder, $at, $summary, $sha)",
-        {
-            "run": run_id,
-            "night": night,
-            "folder": str(out / night),
-            "at": datetime.now(UTC),
-            "summary": json.dumps(_public_counts(summary)),
-            "sha": hashlib.sha256((out / night / "manifest.json").read_bytes()).hexdigest(),
-        },
-    )
+    _publish_night(con, out, partial, night, run_id, summary)
+    _finish_night(out, night, settings.keep_nights)
     return summary
 
 
@@ -737,7 +729,7 @@ def _export_chunk(
     issued: dict[str, dict[str, dict[str, Any]]] = {}
     for row in con.execute(
         "SELECT learner_key, item, credential_key, generation, credential_id, status_index, "
-        "content_hash, revoked_at, first_issued_at FROM audit.export_credentials "
+        f"content_hash, revoked_at, first_issued_at FROM {_CREDENTIALS_TONIGHT} "
         "WHERE learner_key IN (SELECT unnest($keys::VARCHAR[])) ORDER BY generation",
         {"keys": keys_},
     ).fetchall():
@@ -1211,15 +1203,53 @@ def _why_gone(con: duckdb.DuckDBPyConnection, item_name: str, now: datetime) -> 
     if kind == "partner":
         return "no_longer_shared"
     if kind == "held":
-        row = con.execute(
+        # Every row fetched: a result left open would hold the connection (DuckDB 2).
+        rows = con.execute(
             "SELECT revoked, valid_until <= $now FROM core.credentials WHERE credential_key = $k",
             {"k": rest, "now": now},
-        ).fetchone()
+        ).fetchall()
+        row = rows[0] if rows else None
         if row is not None and row[0]:
             return "revoked_upstream"
         if row is not None and row[1]:
             return "expired"
     return "no_longer_held"
+
+
+# Tonight's audit rows, until the night is published: whole rows as they will be in the audit
+# (a kept credential with its new content hash, a revoked one with its reason, a record as
+# rebuilt or withdrawn), and the views that lay them over the audit for everything the night
+# reads back (the chunks' credentials and indexes, the withdrawals, the status lists).
+_PENDING_CREDENTIALS = "_export_pending_credentials"
+_PENDING_RECORDS = "_export_pending_records"
+_CREDENTIALS_TONIGHT = "_export_credentials_tonight"
+_RECORDS_TONIGHT = "_export_records_tonight"
+
+
+def _stage_audit(con: duckdb.DuckDBPyConnection) -> None:
+    """Empty staging tables for tonight's audit rows, and the views of the audit with them."""
+    for table, view, audit, columns in (
+        (
+            _PENDING_CREDENTIALS,
+            _CREDENTIALS_TONIGHT,
+            "audit.export_credentials",
+            CREDENTIAL_COLUMNS,
+        ),
+        (_PENDING_RECORDS, _RECORDS_TONIGHT, "audit.learner_records", RECORD_COLUMNS),
+    ):
+        key = columns[0][0]
+        names = ", ".join(name for name, _ in columns)
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {table} ("
+            + ", ".join(f"{name} {kind.split(' ')[0]}" for name, kind in columns)
+            + f", PRIMARY KEY ({key}))"
+        )
+        con.execute(
+            f"CREATE OR REPLACE TEMP VIEW {view} AS "
+            f"SELECT {names} FROM {table} UNION ALL "
+            f"SELECT {names} FROM {audit} AS a "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {table} AS p WHERE p.{key} = a.{key})"
+        )
 
 
 def _save(
@@ -1228,41 +1258,46 @@ def _save(
     record_rows: list[dict[str, Any]],
     now: datetime,
 ) -> None:
-    """One transaction per chunk: the credentials' rows and indexes, and the records."""
+    """A chunk's rows, staged for the night's audit: the credentials' rows and indexes, their
+    revocations, and the records (merged into the audit when the night is published)."""
     upserts = [r for r in credential_rows if not r.get("revoke")]
     revokes = [r for r in credential_rows if r.get("revoke")]
-    names = [name for name, _ in CREDENTIAL_COLUMNS]
-    con.execute("BEGIN TRANSACTION")
-    try:
-        if upserts:
-            _frame(con, "_export_upserts", CREDENTIAL_COLUMNS, upserts)
-            con.execute(
-                f"""
-                INSERT INTO audit.export_credentials
-                SELECT {", ".join(names)} FROM _export_upserts
-                ON CONFLICT (credential_key) DO UPDATE SET
-                    content_hash = excluded.content_hash,
-                    signed_at = coalesce(excluded.signed_at, audit.export_credentials.signed_at)
-                """
-            )
-        for row in revokes:
-            # Expiry needs no bit: the credential's own validUntil says it.
-            con.execute(
-                "UPDATE audit.export_credentials SET revoked_at = $now, reason = $reason "
-                "WHERE credential_key = $key",
-                {"now": now, "reason": row["reason"], "key": row["credential_key"]},
-            )
-        if record_rows:
-            record_names = [name for name, _ in RECORD_COLUMNS]
-            _frame(con, "_export_records", RECORD_COLUMNS, record_rows)
-            con.execute(
-                f"INSERT OR REPLACE INTO audit.learner_records "
-                f"SELECT {', '.join(record_names)} FROM _export_records"
-            )
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
+    names = ", ".join(name for name, _ in CREDENTIAL_COLUMNS)
+    if upserts:
+        _frame(con, "_export_upserts", CREDENTIAL_COLUMNS, upserts)
+        # A credential the audit (or an earlier chunk) holds keeps its row but for its content
+        # hash and, when it was signed again, when; a new one is staged as it is.
+        con.execute(
+            f"INSERT OR REPLACE INTO {_PENDING_CREDENTIALS} "
+            f"SELECT a.* REPLACE (u.content_hash AS content_hash, "
+            f"coalesce(u.signed_at, a.signed_at) AS signed_at) "
+            f"FROM {_CREDENTIALS_TONIGHT} AS a JOIN _export_upserts AS u USING (credential_key)"
+        )
+        con.execute(
+            f"INSERT OR REPLACE INTO {_PENDING_CREDENTIALS} SELECT {names} FROM _export_upserts "
+            f"AS u WHERE NOT EXISTS (SELECT 1 FROM {_CREDENTIALS_TONIGHT} AS a "
+            f"WHERE a.credential_key = u.credential_key)"
+        )
+    if revokes:
+        # Expiry needs no bit: the credential's own validUntil says it.
+        _frame(
+            con,
+            "_export_revokes",
+            (("credential_key", "VARCHAR"), ("reason", "VARCHAR")),
+            revokes,
+        )
+        con.execute(
+            f"INSERT OR REPLACE INTO {_PENDING_CREDENTIALS} "
+            f"SELECT a.* REPLACE ($now AS revoked_at, r.reason AS reason) "
+            f"FROM {_CREDENTIALS_TONIGHT} AS a JOIN _export_revokes AS r USING (credential_key)",
+            {"now": now},
+        )
+    if record_rows:
+        record_names = ", ".join(name for name, _ in RECORD_COLUMNS)
+        _frame(con, "_export_records", RECORD_COLUMNS, record_rows)
+        con.execute(
+            f"INSERT OR REPLACE INTO {_PENDING_RECORDS} SELECT {record_names} FROM _export_records"
+        )
 
 
 def _frame(
@@ -1291,27 +1326,86 @@ def _withdraw(
     now: datetime,
 ) -> tuple[int, int]:
     """Records of learners no longer eligible (left the district, no achievement left):
-    withdrawn, and every credential they carried revoked: (records, credentials revoked)."""
+    withdrawn, and every credential they carried revoked, staged for the night's audit:
+    (records, credentials revoked)."""
     withdrawn = [key for key in gone if known[key][1] == "current"]
     if not withdrawn:
         return 0, 0
+    con.execute(
+        f"INSERT OR REPLACE INTO {_PENDING_RECORDS} "
+        f"SELECT * REPLACE ('withdrawn' AS status, $now AS withdrawn_at) FROM {_RECORDS_TONIGHT} "
+        "WHERE learner_key IN (SELECT unnest($keys::VARCHAR[]))",
+        {"now": now, "keys": withdrawn},
+    )
+    revoked = con.execute(
+        f"INSERT OR REPLACE INTO {_PENDING_CREDENTIALS} "
+        f"SELECT * REPLACE ($now AS revoked_at, 'withdrawn' AS reason) FROM {_CREDENTIALS_TONIGHT} "
+        "WHERE revoked_at IS NULL AND learner_key IN (SELECT unnest($keys::VARCHAR[]))",
+        {"now": now, "keys": withdrawn},
+    ).fetchall()[0][0]
+    return len(withdrawn), revoked
+
+
+def _publish_night(
+    con: duckdb.DuckDBPyConnection,
+    out: Path,
+    partial: Path,
+    night: str,
+    run_id: str,
+    summary: ExportSummary,
+) -> None:
+    """Tonight's folder renamed into place whole and `latest` swapped to it, in the one
+    transaction that merges the night's staged rows into the audit, marks tonight's records as
+    tonight's, rebuilds the mart and records the night: the audit changes only if the night is
+    published (a failure before the commit rolls the audit back and the folder with it)."""
+    final = out / night
+    names = ", ".join(name for name, _ in CREDENTIAL_COLUMNS)
+    record_names = ", ".join(name for name, _ in RECORD_COLUMNS)
+    renamed = swapped = False
     con.execute("BEGIN TRANSACTION")
     try:
         con.execute(
-            "UPDATE audit.learner_records SET status = 'withdrawn', withdrawn_at = $now "
-            "WHERE learner_key IN (SELECT unnest($keys::VARCHAR[]))",
-            {"now": now, "keys": withdrawn},
+            f"INSERT INTO audit.export_credentials SELECT {names} FROM {_PENDING_CREDENTIALS} "
+            "ON CONFLICT (credential_key) DO UPDATE SET "
+            "content_hash = excluded.content_hash, signed_at = excluded.signed_at, "
+            "revoked_at = excluded.revoked_at, reason = excluded.reason"
         )
-        revoked = con.execute(
-            "UPDATE audit.export_credentials SET revoked_at = $now, reason = 'withdrawn' "
-            "WHERE revoked_at IS NULL AND learner_key IN (SELECT unnest($keys::VARCHAR[]))",
-            {"now": now, "keys": withdrawn},
-        ).fetchone()[0]
+        con.execute(
+            f"INSERT OR REPLACE INTO audit.learner_records "
+            f"SELECT {record_names} FROM {_PENDING_RECORDS}"
+        )
+        con.execute(
+            "UPDATE audit.learner_records SET night = $night WHERE status = 'current'",
+            {"night": night},
+        )
+        build_learner_records_table(con)
+        con.execute(
+            "INSERT INTO audit.export_nights VALUES ($run, $night, $folder, $at, $summary, $sha)",
+            {
+                "run": run_id,
+                "night": night,
+                "folder": str(final),
+                "at": datetime.now(UTC),
+                "summary": json.dumps(_public_counts(summary)),
+                "sha": hashlib.sha256((partial / "manifest.json").read_bytes()).hexdigest(),
+            },
+        )
+        os.replace(partial, final)
+        renamed = True
+        link = out / f".{LATEST}.tmp"
+        link.unlink(missing_ok=True)
+        link.symlink_to(night)
+        os.replace(link, out / LATEST)
+        swapped = True
         con.execute("COMMIT")
-    except Exception:
+    except BaseException:
         con.execute("ROLLBACK")
+        if renamed and not swapped:
+            # Not published after all: the folder goes back to where a night in progress is.
+            os.replace(final, partial)
         raise
-    return len(withdrawn), revoked
+    con.execute(f"DELETE FROM {_PENDING_CREDENTIALS}")
+    con.execute(f"DELETE FROM {_PENDING_RECORDS}")
 
 
 # --- signing ----------------------------------------------------------------------------------
@@ -1358,30 +1452,29 @@ def _write(path: Path, data: bytes) -> None:
     os.replace(temporary, path)
 
 
-def _publish_status_lists(
+def _sign_status_lists(
     con: duckdb.DuckDBPyConnection,
     ctx: _Context,
     private_key: Ed25519PrivateKey,
-    out: Path,
     partial: Path,
     summary: ExportSummary,
 ) -> int:
     """Sign tonight's status lists: every index whose credential left its record (other than by
-    expiry) is set. Written to `<out>/status/` (published) and into tonight's folder."""
-    highest = con.execute("SELECT max(status_index) FROM audit.export_credentials").fetchone()[0]
+    expiry), in the audit or tonight, is set. Written into tonight's folder; published to
+    `<out>/status/` when the night is."""
+    highest = con.execute(f"SELECT max(status_index) FROM {_CREDENTIALS_TONIGHT}").fetchone()[0]
     if highest is None:
         return 0
     revoked = [
         index
         for (index,) in con.execute(
-            "SELECT status_index FROM audit.export_credentials WHERE revoked_at IS NOT NULL "
+            f"SELECT status_index FROM {_CREDENTIALS_TONIGHT} WHERE revoked_at IS NOT NULL "
             "AND status_index IS NOT NULL AND reason IS DISTINCT FROM 'expired'"
         ).fetchall()
     ]
     summary.revoked_total = len(revoked)
     signer = issue.RecordSigner(private_key, ctx.issuer.verification_method, ctx.created)
     lists = highest // MIN_STATUS_LIST_LENGTH + 1
-    (out / "status").mkdir(exist_ok=True)
     (partial / "status").mkdir(exist_ok=True)
     for number in range(1, lists + 1):
         low = (number - 1) * MIN_STATUS_LIST_LENGTH
@@ -1392,7 +1485,6 @@ def _publish_status_lists(
         )
         data = issue.record_text(signer.sign(credential)).encode()
         _write(partial / "status" / f"{number}.json", data)
-        _write(out / "status" / f"{number}.json", data)
         summary.written.append(f"status/{number}.json")
     summary.credentials_signed += signer.signed
     return lists
@@ -1449,14 +1541,13 @@ def _write_manifests(
     )
 
 
-def _finish_night(out: Path, partial: Path, night: str, keep: int) -> None:
-    """Tonight's folder, renamed into place whole; `latest` swapped to it; old nights pruned."""
+def _finish_night(out: Path, night: str, keep: int) -> None:
+    """After tonight was published: its status lists where the district publishes them from,
+    and old nights pruned."""
     final = out / night
-    os.replace(partial, final)
-    link = out / f".{LATEST}.tmp"
-    link.unlink(missing_ok=True)
-    link.symlink_to(night)
-    os.replace(link, out / LATEST)
+    (out / "status").mkdir(exist_ok=True)
+    for path in sorted((final / "status").glob("*.json")):
+        _write(out / "status" / path.name, path.read_bytes())
     nights = sorted(
         (p for p in out.iterdir() if p.is_dir() and not p.is_symlink() and p.name[:1].isdigit()),
         key=_night_order,

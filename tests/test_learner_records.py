@@ -24,6 +24,7 @@ from models.credentials import issue, jsonld, keys
 from models.credentials.clr import nested_credentials
 from models.credentials.schema import check_schema
 from models.credentials.status import decode_status_list, status_bit
+from pipelines import exports
 from pipelines.cli import main, run_nightly
 from pipelines.exports import LEARNER_RECORDS_KEY, RECORDS_VERIFY_CHECK
 from sample_district.generate import EXPORT_SALT_FILE, generate_district
@@ -435,7 +436,9 @@ def withdrawn_after_a_crash(exported, tmp_path_factory):
     """A night in which the SIS withdraws a learner (its delta marks them tobedeleted) and three
     other learners each lose a badge upstream (its file is gone), which dies half-way through
     its records (the disk fills up once the first is written) and is then run again: what was
-    on disk and in the warehouse before the night, after the crash and after the re-run."""
+    on disk and in the warehouse before the night, after the crash and after the re-run. Both
+    runs build one learner per chunk (`exports.CHUNK` = 1), so the night dies after chunks of
+    it were saved."""
     district, config, instance, _, _ = exported
     out = config.exports.out_dir
     trust = str(config.verification.trust_dir)
@@ -515,21 +518,37 @@ def withdrawn_after_a_crash(exported, tmp_path_factory):
             seen.written.append(path)
         return replace(source, target, *args, **kwargs)
 
-    try:
-        with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(os, "replace", disk_full_after_one_record)
-            seen.crashed = run_nightly(district.config_path, Console(width=120), instance=instance)
-        seen.latest_after_crash = (out / "latest").resolve()
-        seen.incomplete_after_crash = incomplete(before)
-        seen.visible_after_crash = visible(out)
-        seen.hidden_after_crash = sorted(p.name for p in out.iterdir() if p.name[0] == ".")
-        seen.lists_after_crash = {p.name: p.read_bytes() for p in (out / "status").glob("*.json")}
-        seen.state_after_crash = export_state(config.warehouse.path)
-        seen.published_mart_after_crash = export_state(config.warehouse.published_path)[
-            "marts.learner_records"
-        ]
+    # Chunks saved: one learner each, so every record the night wrote was saved before it died.
+    save = exports._save
+    seen.saved = []
 
-        seen.night = run_nightly(district.config_path, Console(width=120), instance=instance)
+    def counted_save(*args, **kwargs):
+        save(*args, **kwargs)
+        seen.saved.append(len(seen.written))
+
+    try:
+        with pytest.MonkeyPatch.context() as chunks:
+            chunks.setattr(exports, "CHUNK", 1)
+            chunks.setattr(exports, "_save", counted_save)
+            with pytest.MonkeyPatch.context() as patch:
+                patch.setattr(os, "replace", disk_full_after_one_record)
+                seen.crashed = run_nightly(
+                    district.config_path, Console(width=120), instance=instance
+                )
+            seen.saved_before_crash = list(seen.saved)
+            seen.latest_after_crash = (out / "latest").resolve()
+            seen.incomplete_after_crash = incomplete(before)
+            seen.visible_after_crash = visible(out)
+            seen.hidden_after_crash = sorted(p.name for p in out.iterdir() if p.name[0] == ".")
+            seen.lists_after_crash = {
+                p.name: p.read_bytes() for p in (out / "status").glob("*.json")
+            }
+            seen.state_after_crash = export_state(config.warehouse.path)
+            seen.published_mart_after_crash = export_state(config.warehouse.published_path)[
+                "marts.learner_records"
+            ]
+
+            seen.night = run_nightly(district.config_path, Console(width=120), instance=instance)
     finally:
         shutil.rmtree(sis)
         shutil.copytree(work / "sis", sis)
@@ -546,6 +565,8 @@ def test_a_night_that_dies_half_way_through_its_records_leaves_last_night_and_th
     assert not seen.crashed.success
     assert [f for f in seen.crashed.failures if "learner_records" in f and "No space left" in f]
     assert len(seen.written) == 1, "the night died after writing one of its records"
+    # ...and after the chunk that wrote it was saved (with the learners' audit rows it stages).
+    assert seen.saved_before_crash and seen.saved_before_crash[-1] == 1
     # Last night is still the one published, whole; tonight's half is only in the hidden
     # .<night>.partial folder the exports' docstring describes, which nothing points at.
     assert seen.latest_after_crash == seen.before
@@ -553,10 +574,10 @@ def test_a_night_that_dies_half_way_through_its_records_leaves_last_night_and_th
     assert seen.visible_after_crash == seen.visible
     assert seen.hidden_after_crash == [seen.written[0].parent.parent.name]
     assert seen.lists_after_crash == seen.published_lists
-    # Nothing of the dead night is recorded as exported: not the record it wrote, not the
-    # learner it was to withdraw. (Tonight's records fit one chunk of `exports.CHUNK`; a night
-    # that dies after a chunk was saved leaves that chunk's audit rows, naming a night never
-    # published, which the next run rebuilds.)
+    # Nothing of the dead night is recorded as exported, row for row: not the records of the
+    # chunks it saved (no sha256 of a file only in the .partial folder), not their credentials'
+    # new content hashes or revocations (bits never published), not the learner it was to
+    # withdraw, not the night itself: the audit changes only when a night is published.
     assert seen.state_after_crash == seen.state
     assert seen.published_mart_after_crash == seen.published_mart
 
