@@ -35,9 +35,11 @@ The rule
    numbers meeting every published number, every partition and flag subset, and every bound a
    reason implies -- in which it differs; and for a hidden count, one in which at least one
    learner of the group meets the metric and one in which at least one does not (else the table
-   says "no one" or "everyone"). A value left without one gets the smallest shown value next to
-   it hidden (a count before a size), and the audit runs again; it ends, as each round hides one
-   more value.
+   says "no one" or "everyone"). Every value left without one gets the smallest shown value next
+   to it hidden (a count before a size; all chosen against the table as the round found it, so
+   values sharing a neighbour hide it once), and the audit runs again; it ends, as each round
+   hides at least one more value. Certificates found stay valid in later rounds (hiding more
+   only removes published numbers), so only the values still uncertified are searched again.
 
 Non-exclusive dimensions (race and ethnicity flags: a learner may carry several, or none) are
 not partitions: a flag group is only known to be a subset of its parent, which the audit uses as
@@ -85,11 +87,11 @@ Limits
 - Each night is protected on its own. Two nights' tables differ by the learners who came, left
   or earned something in between; publish a fixed snapshot, not nightly deltas, where that
   matters.
-- Cost: a district of 10 schools (600 cells) takes seconds; 30 schools and 5 metrics (2,800
-  cells, many of them small) about a minute on one core. The default `max_search_nodes` is too
-  small for 30-odd schools: searches run out of budget, each hides one more number and starts
-  another round (a 33-school, 7-metric district had its own total hidden after 244 s of CPU;
-  with 2,000 nodes nothing is left out of budget: 46 s, and 20,000 nodes gives the same table).
+- Cost, in CPU seconds on the equity mart's real cells (7 metrics; `max_search_nodes` 2,000 as
+  the mart passes, since a budget too small hides more and starts more rounds): 20,000 learners
+  (33 schools) 14 s, 50,000 (80 schools) 82 s, 100,000 about 9 minutes. A search's cost grows
+  with the number of schools (every district-level group constraint has a term per school), so
+  the total grows about with schools squared; very large districts are the open cost.
 """
 
 from __future__ import annotations
@@ -100,6 +102,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 DEFAULT_MIN_GROUP_SIZE = 10
+# A count's certificate is first searched among its own school and this many others most tied
+# to it (then among every school): see `_Audit._near`.
+_NEARBY_SCHOOLS = 3
 
 _Key = tuple[tuple[str, str], ...]
 
@@ -214,13 +219,34 @@ def suppress(
     Returns one row per group and metric, in dimension and value order; the same input always
     gives the same output.
     """
+    return _protected(
+        cells,
+        dimensions,
+        partitions=partitions,
+        min_group_size=min_group_size,
+        rate_bands=rate_bands,
+        max_search_nodes=max_search_nodes,
+    ).rows()
+
+
+def _protected(
+    cells: Iterable[Cell],
+    dimensions: Sequence[Dimension],
+    *,
+    partitions: Iterable[Partition] = (),
+    min_group_size: int = DEFAULT_MIN_GROUP_SIZE,
+    rate_bands: Sequence[RateBand] = DEFAULT_RATE_BANDS,
+    max_search_nodes: int = 200,
+) -> _State:
+    """`suppress`'s decisions with what they cost (`rounds`, search `nodes`), for tests and
+    benchmarks."""
     if min_group_size < 1:
         raise SuppressionError(f"min_group_size must be at least 1, not {min_group_size}")
     bands = _checked_bands(rate_bands, min_group_size)
     table = _Table(list(cells), dimensions, list(partitions))
     state = _State(table, min_group_size, bands)
     state.protect(max_search_nodes)
-    return state.rows()
+    return state
 
 
 def checked_rate_bands(
@@ -472,20 +498,37 @@ class _State:
     # Steps 3 and 4 ---------------------------------------------------------------------------
 
     def protect(self, max_search_nodes: int) -> None:
+        self.rounds = 0  # audits run
+        self.nodes = 0  # search nodes they visited
         while True:
             self._complement_lone_sizes()
             self._complement_lone_counts()
             audit = _Audit(self)
-            exposed = audit.first_uncertified(max_search_nodes)
-            if exposed is None:
+            self.rounds += 1
+            exposed = audit.uncertified(max_search_nodes)
+            if not exposed:
+                self.nodes += audit.nodes()
                 return
-            var, attempts = exposed
-            # With everything around it hidden already, search much longer before giving up.
-            if not self._hide_next_to(var) and not audit.certify(attempts, 50 * max_search_nodes):
-                raise SuppressionError(
-                    f"group {dict(self.table.keys[var[-1]])} cannot be protected even with "
-                    "everything around it hidden; please report this table"
-                )
+            # Every value left without a certificate gets its neighbour hidden in this round,
+            # each chosen against the table as the round found it, so two values that share
+            # their smallest shown neighbour hide it once.
+            picks: dict[tuple[str, str | None, int], None] = {}
+            for var, attempts in exposed:
+                pick = self._next_to(var)
+                if pick is not None:
+                    picks[pick] = None
+                # With everything around it hidden already, search much longer before giving up.
+                elif not audit.certify(attempts, 50 * max_search_nodes):
+                    raise SuppressionError(
+                        f"group {dict(self.table.keys[var[-1]])} cannot be protected even with "
+                        "everything around it hidden; please report this table"
+                    )
+            self.nodes += audit.nodes()
+            for kind, metric, i in picks:
+                if kind == "c":
+                    self.count_reason[metric][i] = Reason.COMPLEMENTARY
+                else:
+                    self.size_reason[i] = Reason.COMPLEMENTARY
 
     def _pick(self, candidates: Iterable[int], parents: set[int]) -> int | None:
         table = self.table
@@ -521,21 +564,18 @@ class _State:
                             self.count_reason[metric][pick] = Reason.COMPLEMENTARY
                             changed = True
 
-    def _hide_next_to(self, var: _Var) -> bool:
-        """Hide the smallest shown value beside an uncertified one (a count before a size)."""
+    def _next_to(self, var: _Var) -> tuple[str, str | None, int] | None:
+        """The smallest shown value beside an uncertified one (a count before a size), as
+        ("c", metric, group) or ("n", None, group); None when everything around it is hidden."""
         i = var[-1]
         if var[0] != "n":
             metric = var[1]
             pick = self._neighbour(i, lambda j: self.count_hidden(metric, j))
             if pick is not None:
-                self.count_reason[metric][pick] = Reason.COMPLEMENTARY
-                return True
+                return "c", metric, pick
         # A size: the group's own (for a count) competes with its neighbours', smallest first.
         pick = self._neighbour(i, self.size_hidden)
-        if pick is None:
-            return False
-        self.size_reason[pick] = Reason.COMPLEMENTARY
-        return True
+        return None if pick is None else ("n", None, pick)
 
     def _neighbour(self, start: int, hidden) -> int | None:
         """The smallest shown group: `start`, one in a relation with it, or with its hidden ones."""
@@ -655,6 +695,7 @@ class _Audit:
         self.joint.tighten()
         self.sizes = self._space(lambda var: var[0] == "n")
         self._frozen: dict[str, _Space] = {}
+        self._nearby: dict[tuple[str, str | None], _Space] = {}
 
     def _count_variables(self, metric: str, i: int) -> None:
         state = self.state
@@ -749,6 +790,66 @@ class _Audit:
                 shifts[constraint] = shifts.get(constraint, 0) - delta
         return space.search(domains, nodes, shifts)
 
+    def nodes(self) -> int:
+        """Search nodes visited by every space of this audit."""
+        spaces = [self.joint, self.sizes, *self._frozen.values(), *self._nearby.values()]
+        return sum(space.nodes for space in spaces)
+
+    def _block(self, i: int) -> str | None:
+        """A group's scope: its value of the first dimension (its school), None for groups
+        without one (the district's)."""
+        key = self.state.table.keys[i]
+        first = next(iter(self.state.table.dimensions), None)
+        return key[0][1] if key and key[0][0] == first else None
+
+    def _near(self, metric: str, i: int) -> _Space:
+        """A metric's counts and non-counts in group `i`'s school, the district's groups and
+        the few schools most tied to that school (`_NEARBY_SCHOOLS`), everything else -- other
+        schools, every size -- fixed at its true value.
+
+        A certificate found there is one of the whole table (every other value stays true, and
+        it is checked against every constraint); it is tried first because most certificates
+        are a rectangle of two schools, and a search over 80 schools costs far more per node.
+        """
+        block = self._block(i)
+        cached = self._nearby.get((metric, block))
+        if cached is not None:
+            return cached
+        in_metric = [v for v, var in enumerate(self.vars) if var[0] != "n" and var[1] == metric]
+        blocks = {v: self._block(self.vars[v][-1]) for v in in_metric}
+        ties: dict[str, int] = {}
+        var_constraints = self.joint.var_constraints
+        for v in in_metric:
+            if blocks[v] != block:
+                continue
+            for constraint in var_constraints[v]:
+                for u, _ in self.constraints[constraint][0]:
+                    other = blocks.get(u)
+                    if other is not None and other != block:
+                        ties[other] = ties.get(other, 0) + 1
+        first = next(iter(self.state.table.dimensions), None)
+        order = self.state.table._value_rank.get(first, {})
+        nearby = sorted(ties, key=lambda b: (-ties[b], order[b]))[:_NEARBY_SCHOOLS]
+        keep = {block, None, *nearby}
+        members = [v for v in in_metric if blocks[v] in keep]
+        local = {v: position for position, v in enumerate(members)}
+        constraints = []
+        for constraint in sorted({c for v in members for c in var_constraints[v]}):
+            terms, lower, upper = self.constraints[constraint]
+            constant = sum(c * self.truth[v] for v, c in terms if v not in local)
+            kept = tuple((local[v], c) for v, c in terms if v in local)
+            constraints.append((kept, lower - constant, upper - constant))
+        lo, hi = self.joint.lo, self.joint.hi
+        space = _Space(
+            [self.truth[v] for v in members],
+            [lo[v] for v in members],
+            [hi[v] for v in members],
+            constraints,
+            members,
+        )
+        self._nearby[metric, block] = space
+        return space
+
     # Goals and certificates ------------------------------------------------------------------
 
     def _goals(self):
@@ -772,17 +873,19 @@ class _Audit:
             if value >= 1:
                 self.state.certified.add((self.vars[v], "nonzero"))
 
-    def first_uncertified(self, max_nodes: int) -> tuple[_Var, list] | None:
-        """The first goal no alternative district could be found for, with its attempts."""
+    def uncertified(self, max_nodes: int) -> list[tuple[_Var, list]]:
+        """Every variable with a goal no alternative district could be found for, with that
+        goal's attempts (a variable once, for its first such goal), in goal order."""
         fixed = self._fixed_by_equations()
+        exposed: dict[_Var, list] = {}
         for goal, attempts in self._goals():
-            if goal in self.state.certified:
+            if goal in self.state.certified or goal[0] in exposed:
                 continue
             if goal[1] == "differs" and self.ids[goal[0]] in fixed:
-                return goal[0], []
-            if not self.certify(attempts, max_nodes):
-                return goal[0], attempts
-        return None
+                exposed[goal[0]] = []
+            elif not self.certify(attempts, max_nodes):
+                exposed[goal[0]] = attempts
+        return list(exposed.items())
 
     def certify(self, attempts: list[tuple[int, int, int]], max_nodes: int) -> bool:
         """Search each attempt (variable, low, high) in turn; record the first alternative."""
@@ -809,7 +912,9 @@ class _Audit:
                 return lifted
         else:
             metric, i = var[1], var[2]
-            counts = self._in_metric(metric, {v: (low, high)}, {}, max_nodes)
+            counts = self._near(metric, i).search({v: (low, high)}, max_nodes)
+            if counts is None:
+                counts = self._in_metric(metric, {v: (low, high)}, {}, max_nodes)
             if counts is not None:
                 return counts
             size = self.ids.get(("n", i))
@@ -889,10 +994,13 @@ class _Space:
         self.members = members
         self._local = None if members is None else {v: p for p, v in enumerate(members)}
         self.fixed_in: dict[int, list[tuple[int, int]]] = {}
+        self.nodes = 0  # search nodes visited, for the audit's cost
+        self._outside: list[int] | None = None  # variables whose domain excludes the truth
 
     def tighten(self) -> None:
         """Narrow the domains to what the constraints imply (the truth always stays inside)."""
         self._propagate(self.lo, self.hi, set(range(len(self.terms))), [])
+        self._outside = None
 
     def satisfied_by(self, values: dict[int, int]) -> bool:
         """Whether the truth with `values` in place meets every domain and every constraint."""
@@ -924,27 +1032,54 @@ class _Space:
         """
         if self._local is not None:
             domains = {self._local[v]: bounds for v, bounds in domains.items()}
-        bounds = (self.lower, self.upper)
+        # The search works on the space's own domains and bounds, every change on a trail that
+        # is undone before it returns: no copy of the whole space per search.
+        lo, hi, lower, upper = self.lo, self.hi, self.lower, self.upper
+        if self._outside is None:
+            truth = self.truth
+            self._outside = [v for v in range(len(truth)) if not lo[v] <= truth[v] <= hi[v]]
         unmet: set[int] = set()
-        if shifts:
-            bounds = (self.lower[:], self.upper[:])
-            for constraint, delta in shifts.items():
-                bounds[0][constraint] += delta
-                bounds[1][constraint] += delta
-            unmet = set(shifts)
-        lo, hi = self.lo[:], self.hi[:]
+        for constraint, delta in (shifts or {}).items():
+            lower[constraint] += delta
+            upper[constraint] += delta
+            unmet.add(constraint)
+        trail: list[tuple[int, int, int]] = []
+        try:
+            return self._search(domains, max_nodes, unmet, trail)
+        finally:
+            self._undo(trail, 0, lo, hi)
+            for constraint, delta in (shifts or {}).items():
+                lower[constraint] -= delta
+                upper[constraint] -= delta
+
+    def _search(
+        self,
+        domains: dict[int, tuple[int, int]],
+        max_nodes: int,
+        unmet: set[int],
+        trail: list[tuple[int, int, int]],
+    ) -> dict[int, int] | None:
+        lo, hi, bounds = self.lo, self.hi, (self.lower, self.upper)
         queue = set(unmet)
         for v, (low, high) in domains.items():
+            trail.append((v, lo[v], hi[v]))
             lo[v], hi[v] = max(lo[v], low), min(hi[v], high)
             if lo[v] > hi[v]:
                 return None
             queue.update(self.var_constraints[v])
-        trail: list[tuple[int, int, int]] = []
+        mark = len(trail)
         if not self._propagate(lo, hi, queue, trail, bounds):
             return None
+        # Only a variable whose domain changed can have left its true value behind: one named
+        # by `domains`, one outside its domain from the start, or one on the trail.
+        truth = self.truth
+        start = set(self._outside or ())
+        start.update(domains)
         stack: list[tuple[int, int, list[tuple[int, int]]]] = []
         for _ in range(max_nodes):
-            moved = [v for v in range(len(self.truth)) if not lo[v] <= self.truth[v] <= hi[v]]
+            self.nodes += 1
+            touched = start.union(entry[0] for entry in trail[mark:])
+            moved = sorted(v for v in touched if not lo[v] <= truth[v] <= hi[v])
             broken = self._broken(moved, unmet, lo, hi, bounds)
             if broken is None:
                 solution = {v: self._clipped(v, lo, hi) for v in moved}
@@ -953,8 +1088,8 @@ class _Space:
                 return solution
             stack.append((len(trail), *self._branches(broken, lo, hi, bounds)))
             while stack:
-                mark, v, branches = stack[-1]
-                self._undo(trail, mark, lo, hi)
+                top, v, branches = stack[-1]
+                self._undo(trail, top, lo, hi)
                 if not branches:
                     stack.pop()
                     continue
