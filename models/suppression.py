@@ -750,27 +750,38 @@ class _Audit:
         each one went, so a search can move them by shifting those constraints' bounds.
         """
         members = [v for v, var in enumerate(self.vars) if keep(var)]
+        chosen = set(members)
+        return self._with_others_fixed(
+            members,
+            [
+                (terms, lower, upper)
+                for terms, lower, upper in self.constraints
+                if any(v in chosen for v, _ in terms)
+                and all(v in chosen or self.vars[v][0] == "n" for v, _ in terms)
+            ],
+        )
+
+    def _with_others_fixed(self, members: list[int], constraints) -> _Space:
+        """A space over `members` under `constraints`, every other variable fixed at its true
+        value; `fixed_in` says where each fixed one went, so a search can move it by shifting
+        those constraints' bounds."""
         local = {v: position for position, v in enumerate(members)}
-        constraints = []
+        kept_constraints = []
         fixed_in: dict[int, list[tuple[int, int]]] = {}
-        for terms, lower, upper in self.constraints:
-            if not any(v in local for v, _ in terms):
-                continue
-            if not all(v in local or self.vars[v][0] == "n" for v, _ in terms):
-                continue
+        for terms, lower, upper in constraints:
             constant = 0
             for v, c in terms:
                 if v not in local:
                     constant += c * self.truth[v]
-                    fixed_in.setdefault(v, []).append((len(constraints), c))
+                    fixed_in.setdefault(v, []).append((len(kept_constraints), c))
             kept = tuple((local[v], c) for v, c in terms if v in local)
-            constraints.append((kept, lower - constant, upper - constant))
+            kept_constraints.append((kept, lower - constant, upper - constant))
         lo, hi = self.joint.lo, self.joint.hi
         space = _Space(
             [self.truth[v] for v in members],
             [lo[v] for v in members],
             [hi[v] for v in members],
-            constraints,
+            kept_constraints,
             members,
         )
         space.fixed_in = fixed_in
@@ -832,20 +843,12 @@ class _Audit:
         nearby = sorted(ties, key=lambda b: (-ties[b], order[b]))[:_NEARBY_SCHOOLS]
         keep = {block, None, *nearby}
         members = [v for v in in_metric if blocks[v] in keep]
-        local = {v: position for position, v in enumerate(members)}
-        constraints = []
-        for constraint in sorted({c for v in members for c in var_constraints[v]}):
-            terms, lower, upper = self.constraints[constraint]
-            constant = sum(c * self.truth[v] for v, c in terms if v not in local)
-            kept = tuple((local[v], c) for v, c in terms if v in local)
-            constraints.append((kept, lower - constant, upper - constant))
-        lo, hi = self.joint.lo, self.joint.hi
-        space = _Space(
-            [self.truth[v] for v in members],
-            [lo[v] for v in members],
-            [hi[v] for v in members],
-            constraints,
+        space = self._with_others_fixed(
             members,
+            [
+                self.constraints[constraint]
+                for constraint in sorted({c for v in members for c in var_constraints[v]})
+            ],
         )
         self._nearby[metric, block] = space
         return space
