@@ -5,6 +5,7 @@ A model file is one plain SELECT that runs as-is in the DuckDB CLI. Its asset ke
 sqlglot, never declared by hand), and its description is the file's leading comment.
 """
 
+import functools
 import hashlib
 import re
 from dataclasses import dataclass
@@ -68,21 +69,15 @@ def read_sql_model(path: Path, layer: str) -> SqlModel:
     """Parse one model file: its SELECT, description, column docs and upstream tables."""
     text = path.read_text(encoding="utf-8")
     sql = text.strip().rstrip(";").strip()
-    try:
-        statements = [s for s in sqlglot.parse(sql, dialect="duckdb") if s is not None]
-    except sqlglot.errors.ParseError as exc:
-        raise SqlModelError(f"{path}: not valid DuckDB SQL: {exc}") from None
-    if len(statements) != 1 or not isinstance(statements[0], exp.Query):
-        raise SqlModelError(f"{path}: a model file must hold exactly one SELECT statement")
     description, column_docs = _leading_comment(text)
+    try:
+        upstream = _upstream(sql)
+    except SqlModelError as exc:
+        raise SqlModelError(f"{path}: {exc}") from None
     if not description:
         raise SqlModelError(
             f"{path}: start the file with a `--` comment saying what the table means"
         )
-    try:
-        upstream = tuple(sorted(table_references(statements[0])))
-    except SqlModelError as exc:
-        raise SqlModelError(f"{path}: {exc}") from None
     return SqlModel(
         layer=layer,
         table=path.stem,
@@ -92,6 +87,19 @@ def read_sql_model(path: Path, layer: str) -> SqlModel:
         column_docs=column_docs,
         upstream=upstream,
     )
+
+
+@functools.lru_cache(maxsize=512)
+def _upstream(sql: str) -> tuple[tuple[str, str], ...]:
+    """The tables a model's SQL reads, sorted. Parsed once per distinct text: definitions are
+    built for every run, and sqlglot takes most of that time."""
+    try:
+        statements = [s for s in sqlglot.parse(sql, dialect="duckdb") if s is not None]
+    except sqlglot.errors.ParseError as exc:
+        raise SqlModelError(f"not valid DuckDB SQL: {exc}") from None
+    if len(statements) != 1 or not isinstance(statements[0], exp.Query):
+        raise SqlModelError("a model file must hold exactly one SELECT statement")
+    return tuple(sorted(table_references(statements[0])))
 
 
 def table_references(statement: exp.Expression) -> set[tuple[str, str]]:

@@ -4,11 +4,13 @@ import os
 import tempfile
 import time
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
+import dagster as dg
 import duckdb
 from dagster_duckdb import DuckDBResource
+from pydantic import PrivateAttr
 
 from models.personal_data import is_personal_column
 
@@ -25,21 +27,55 @@ class WarehouseLockedError(RuntimeError):
 
 
 class WarehouseResource(DuckDBResource):
-    """The district's live DuckDB warehouse: opened read-write by one step at a time."""
+    """The district's live DuckDB warehouse: opened read-write by one step at a time.
+
+    Within a run, the steps Dagster executes in one process share one connection, opened by
+    the first step that asks and closed when Dagster tears the run's resources down: opening
+    the warehouse (its catalog of a few hundred tables) and closing it (a checkpoint) cost more
+    than many of the steps themselves. `pathways run` executes in process, so a night opens the
+    file once; under the multiprocess executor each step process still opens and closes its
+    own. Between steps the shared connection is left as a fresh one would be: no open
+    transaction, no temporary tables or views. Used outside a run (a sensor, a script), every
+    `get_connection` opens and closes the file."""
 
     lock_wait_seconds: float = 30.0
+    _in_run: bool = PrivateAttr(default=False)
+    _shared: duckdb.DuckDBPyConnection | None = PrivateAttr(default=None)
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        self._in_run = True
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        self._in_run = False
+        shared, self._shared = self._shared, None
+        if shared is not None:
+            shared.close()
 
     @contextmanager
     def get_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A connection that is always closed, even when the step fails, so the next step
-        (or the end-of-run summary) can open the file again."""
+        """A connection to the warehouse; one opened for this call is always closed, even when
+        the step fails, so the next step (or the end-of-run summary) can open the file again."""
+        if not self._in_run:
+            con = self._open()
+            try:
+                yield con
+            finally:
+                con.close()
+            return
+        if self._shared is None:
+            self._shared = self._open()
+        try:
+            yield self._shared
+        finally:
+            self._release_shared()
+
+    def _open(self) -> duckdb.DuckDBPyConnection:
         Path(self.database).parent.mkdir(parents=True, exist_ok=True)
         deadline = time.monotonic() + self.lock_wait_seconds
         delay = 0.2
         while True:
             try:
-                con = duckdb.connect(self.database, config=dict(self.connection_config))
-                break
+                return duckdb.connect(self.database, config=dict(self.connection_config))
             except duckdb.IOException as exc:
                 if time.monotonic() >= deadline:
                     raise WarehouseLockedError(
@@ -48,10 +84,28 @@ class WarehouseResource(DuckDBResource):
                     ) from exc
                 time.sleep(delay)
                 delay = min(delay * 2, 5.0)
+
+    def _release_shared(self) -> None:
+        """Leave the shared connection as a new one would be for the next step: a transaction a
+        failed step left open is rolled back, its temporary tables and views dropped. A
+        connection DuckDB can no longer use is closed, and the next step opens the file anew."""
+        con = self._shared
+        if con is None:
+            return
         try:
-            yield con
-        finally:
-            con.close()
+            with suppress(duckdb.TransactionException):
+                con.execute("ROLLBACK")
+            temporary = con.execute(
+                "SELECT 'TABLE', table_name FROM duckdb_tables() WHERE temporary "
+                "UNION ALL "
+                "SELECT 'VIEW', view_name FROM duckdb_views() WHERE temporary AND NOT internal"
+            ).fetchall()
+            for kind, name in temporary:
+                con.execute(f"DROP {kind} IF EXISTS temp.{quote_ident(name)}")
+        except duckdb.Error:
+            self._shared = None
+            with suppress(duckdb.Error):
+                con.close()
 
 
 def quote_ident(name: str) -> str:
