@@ -33,11 +33,12 @@ $(CHROMIUM):
 			apt-get install -y --no-install-recommends chromium)
 
 # Most of a test's time is one real night (DuckDB, HTTP on loopback, waits): three workers keep
-# both cores busy.
+# both cores busy. A module's tests stay on one worker, so a night its tests share (a
+# module-scoped fixture) runs once, not once per worker.
 TEST_WORKERS ?= 3
 
 test: $(STAMP) $(READER_1X)/.installed $(CHROMIUM)
-	$(BIN)/pytest -q -n $(TEST_WORKERS)
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadscope
 
 # The demo's LMS is the sample LMS on 127.0.0.1:8765 and its badge platform the sample badge
 # platform on 127.0.0.1:8766, served again beside the UI (with made-up credentials, in the

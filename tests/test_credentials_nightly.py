@@ -60,7 +60,7 @@ def badge_night(tmp_path_factory, secrets_in_env):
     point_config_at_badges(district.config_path, platform)
     without_exports(district.config_path)
     console = Console(record=True, width=120)
-    with dg.instance_for_test() as instance:
+    with dg.DagsterInstance.ephemeral() as instance:
         summary = run_nightly(district.config_path, console, instance=instance)
         events = instance.all_logs(summary.run_id)
         yield district, platform, summary, events, instance, console.export_text()

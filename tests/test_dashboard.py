@@ -620,7 +620,7 @@ def dashboard_night(tmp_path_factory):
     this file tests), its written dashboard, and a few real learners' ids and names."""
     district = generate_district(300, tmp_path_factory.mktemp("district") / "d", seed=7)
     without_exports(district.config_path)
-    with dg.instance_for_test() as instance:
+    with dg.DagsterInstance.ephemeral() as instance:
         summary = run_nightly(district.config_path, Console(record=True, width=120), instance)
         events = instance.get_latest_materialization_event(DASHBOARD_KEY)
     config = load_config(district.config_path)

@@ -52,7 +52,7 @@ CARRIED = (
 
 
 def run_night(district):
-    with dg.instance_for_test() as instance:
+    with dg.DagsterInstance.ephemeral() as instance:
         summary = run_nightly(district.config_path, Console(quiet=True), instance=instance)
         materialized = {
             e.dagster_event.asset_key

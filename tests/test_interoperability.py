@@ -304,7 +304,7 @@ def district(tmp_path_factory, lms_secrets):
     config.pop("exports", None)
     config["sources"].pop("credentials", None)
     generated.config_path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
-    with dg.instance_for_test() as instance:
+    with dg.DagsterInstance.ephemeral() as instance:
         first = run_nightly(generated.config_path, Console(quiet=True), instance=instance)
         assert_scorecard_built(instance, first.run_id, first.failures)
         yield generated, lms, instance, first.run_id

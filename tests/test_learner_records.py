@@ -90,7 +90,7 @@ def exported(tmp_path_factory):
     """A 300-learner district after its first night, and the Dagster instance that ran it."""
     district = generate_district(LEARNERS, tmp_path_factory.mktemp("district") / "d", seed=7)
     hand_in_a_hashed_badge(district)
-    with dg.instance_for_test() as instance:
+    with dg.DagsterInstance.ephemeral() as instance:
         summary = run_nightly(district.config_path, Console(width=120), instance=instance)
         assert summary.success, summary.failures
         config = load_config(district.config_path)

@@ -55,7 +55,7 @@ def lms_night(tmp_path_factory, credentials):
     point_config_at(district.config_path, lms)
     without_exports(district.config_path)
     console = Console(record=True, width=120)
-    with dg.instance_for_test() as instance:
+    with dg.DagsterInstance.ephemeral() as instance:
         summary = run_nightly(district.config_path, console, instance=instance)
         events = instance.all_logs(summary.run_id)
         yield district, lms, summary, events, instance
@@ -206,7 +206,7 @@ def test_an_lms_that_cannot_be_reached_fails_the_night_naming_it(tmp_path, crede
     for source in config["sources"]["lms"]:
         source["http"] = {"max_retries": 1, "backoff_factor": 0.0, "connect_timeout": 1.0}
     district.config_path.write_text(yaml.safe_dump(config))
-    with dg.instance_for_test() as instance:
+    with dg.DagsterInstance.ephemeral() as instance:
         summary = run_nightly(district.config_path, Console(record=True), instance=instance)
     assert not summary.success
     failures = " ".join(summary.failures)

@@ -32,6 +32,10 @@ def night(tmp_path_factory):
     """A 300-learner district after one nightly run (shared: the run is the expensive part)."""
     district = generate_district(300, tmp_path_factory.mktemp("district") / "d", seed=7)
     console = Console(record=True, width=120)
+    # On a SQLite-backed instance, as `make ui` keeps its runs (tests/test_dagster_postgres.py
+    # runs a night on PostgreSQL). The other nights of the suite run on Dagster's in-memory
+    # instance, as `pathways run` does without DAGSTER_HOME: storing every event in SQLite
+    # costs a small night half its time again.
     with dg.instance_for_test() as instance:
         summary = run_nightly(district.config_path, console, instance=instance)
         events = instance.all_logs(summary.run_id)
@@ -146,7 +150,7 @@ def test_no_name_or_email_reaches_the_terminal_or_dagster_metadata(night):
 def test_a_rerun_of_the_same_night_gives_the_same_warehouse(tmp_path):
     district = generate_district(120, tmp_path / "d", seed=3)
     config = load_config(district.config_path)
-    with dg.instance_for_test() as instance:
+    with dg.DagsterInstance.ephemeral() as instance:
         first = run_nightly(district.config_path, Console(quiet=True), instance=instance)
         before = tables_of(config.warehouse.path, ("raw", "staging", "core", "marts"))
         second = run_nightly(district.config_path, Console(quiet=True), instance=instance)
@@ -160,7 +164,7 @@ def test_a_rerun_of_the_same_night_gives_the_same_warehouse(tmp_path):
 def test_a_held_export_fails_the_run_and_keeps_last_nights_published_copy(tmp_path):
     district = generate_district(120, tmp_path / "d", seed=5)
     config = load_config(district.config_path)
-    with dg.instance_for_test() as instance:
+    with dg.DagsterInstance.ephemeral() as instance:
         assert run_nightly(district.config_path, Console(quiet=True), instance=instance).success
         published = hashlib.sha256(config.warehouse.published_path.read_bytes()).hexdigest()
         users = district.oneroster_path / "users.csv"
@@ -245,7 +249,7 @@ def test_a_sensor_run_request_loads_the_dropped_export(tmp_path):
     dropped = _copy_export(district.oneroster_path, config.sources.sis.drop_folder, "e1")
     shutil.rmtree(district.oneroster_path)  # only the dropped copy exists now
     job = build_definitions(config).resolve_job_def(NIGHTLY_JOB)
-    with dg.instance_for_test() as instance:
+    with dg.DagsterInstance.ephemeral() as instance:
         result = job.execute_in_process(
             run_config={"ops": {SIS_ASSET_NAME: {"config": {"path": str(dropped)}}}},
             instance=instance,
@@ -323,7 +327,7 @@ def test_the_same_district_as_a_1p1_zip_and_a_1p2_folder_gives_the_same_core_tab
     core = {}
     for name, sis in (("1.2", v12), ("1.1", v11)):
         config = _district_config(sis.parent, sis)
-        with dg.instance_for_test() as instance:
+        with dg.DagsterInstance.ephemeral() as instance:
             summary = run_nightly(config, Console(quiet=True), instance=instance)
         assert summary.success, summary.failures
         assert summary.rejected_rows == 0

@@ -271,7 +271,7 @@ def test_the_self_assessment_file_defaults_to_beside_pathways_yaml(tmp_path):
 def night(tmp_path_factory):
     """A 300-learner sample district (with its sample self-assessment) after one nightly run."""
     district = generate_district(300, tmp_path_factory.mktemp("district") / "d", seed=7)
-    with dg.instance_for_test() as instance:
+    with dg.DagsterInstance.ephemeral() as instance:
         summary = run_nightly(district.config_path, Console(quiet=True), instance=instance)
     # Only the readiness steps and what they read must succeed here; tests/test_nightly.py
     # holds the whole night to succeeding.

@@ -359,7 +359,7 @@ def test_the_run_summary_sensor_writes_a_failed_nights_summary_and_its_dagster_m
     config = load_config(district_config(tmp_path, sis))
     (sis / "manifest.csv").unlink()  # the night fails: the export cannot be read
     defs = build_definitions(config)
-    with dg.instance_for_test() as instance:
+    with dg.DagsterInstance.ephemeral() as instance:
         result = defs.resolve_job_def(NIGHTLY_JOB).execute_in_process(
             instance=instance, raise_on_error=False
         )

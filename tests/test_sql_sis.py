@@ -142,7 +142,7 @@ def write_config(folder: Path, sis_source: dict) -> Path:
 
 @pytest.fixture(scope="module")
 def csv_warehouse(district):
-    with dg.instance_for_test() as instance:
+    with dg.DagsterInstance.ephemeral() as instance:
         summary = run_nightly(district.config_path, Console(quiet=True), instance=instance)
     assert summary.success, summary.failures
     return load_config(district.config_path).warehouse.path
@@ -182,7 +182,7 @@ def test_the_same_district_through_csv_and_through_sql_gives_identical_core_tabl
 ):
     monkeypatch.setenv(URL_ENV, sis.reader_url.render_as_string(hide_password=False))
     config = write_config(tmp_path, source_config(sis))
-    with dg.instance_for_test() as instance:
+    with dg.DagsterInstance.ephemeral() as instance:
         summary = run_nightly(config, Console(quiet=True), instance=instance)
         events = instance.all_logs(summary.run_id)
 

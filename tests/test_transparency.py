@@ -77,7 +77,7 @@ def night(tmp_path_factory):
     """A 120-learner district after one clean night."""
     district = generate_district(120, tmp_path_factory.mktemp("district") / "d", seed=11)
     without_exports(district.config_path)
-    with dg.instance_for_test() as instance:
+    with dg.DagsterInstance.ephemeral() as instance:
         summary, events = night_of(district.config_path, instance)
     config = load_config(district.config_path)
     return district, config, summary, events
@@ -91,7 +91,7 @@ def failing_night(tmp_path_factory):
     district = generate_district(40, root / "d", seed=5)
     without_exports(district.config_path)
     config = load_config(district.config_path)
-    with dg.instance_for_test() as instance:
+    with dg.DagsterInstance.ephemeral() as instance:
         first, _ = night_of(district.config_path, instance)
         folder = notice_dir(config)
         before = {
