@@ -1322,6 +1322,7 @@ class _ExportLoad:
         stale = _scalar(self.con, f"SELECT count(*) FROM {_INCOMING} AS n WHERE {newer_in_raw}")
         if stale:
             _run(self.con, f"DELETE FROM {_INCOMING} AS n WHERE {newer_in_raw}")
+        self._note_tombstones(plan, header)
         _run(
             self.con,
             f'DELETE FROM {table} WHERE "sourcedId" IN (SELECT "sourcedId" FROM {_INCOMING})',
@@ -1470,6 +1471,28 @@ class _ExportLoad:
             stem = plan.file.removesuffix(".csv")
             limit = self.settings.max_deletion_shares.get(stem, self.settings.max_deletion_share)
             self.deletions.append(DeletionCheck(stem, before, gone, limit))
+
+    def _note_tombstones(self, plan: _FilePlan, header: _Header) -> None:
+        """Before a delta file is applied: which of its rows marked tobedeleted remove an active
+        record of the warehouse, filed with the bulk files' removals by `_record_deletions`
+        (so the sync report lists them). A delta never holds the export: only a bulk file can
+        leave records out by the thousand."""
+        if "status" not in header.names:
+            return
+        removed = f"temp.oneroster_removed_{snake_case(plan.file.removesuffix('.csv'))}"
+        _run(
+            self.con,
+            f"""
+            CREATE OR REPLACE TEMP TABLE {removed.removeprefix("temp.")} AS
+            SELECT []::VARCHAR[] AS absent,
+                   coalesce(list(n."sourcedId" ORDER BY n."sourcedId"), []::VARCHAR[])
+                       AS tombstoned
+            FROM {_INCOMING} AS n
+            JOIN {raw_table(plan.file)} AS o ON o."sourcedId" = n."sourcedId"
+            WHERE n.status = '{TOMBSTONE}' AND coalesce(o.status, '') <> '{TOMBSTONE}'
+            """,
+        )
+        self.removed[plan.file] = removed
 
     def _hold(
         self, plans: list[_FilePlan], loads: dict[str, FileLoad], reason: str

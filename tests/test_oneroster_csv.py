@@ -1063,3 +1063,25 @@ def test_passwords_in_an_export_are_never_stored(tmp_path, con):
     assert result.file("users.csv").status == "loaded"
     assert column(con, "users.csv", "password", "stu-1") is None
     assert column(con, "users.csv", "givenName", "stu-1") is not None
+
+
+def test_a_delta_row_marked_tobedeleted_is_filed_as_a_deleted_record(tmp_path, con):
+    load(con, write_package(tmp_path / "night-1", district_1p2()))
+    users = {u["sourcedId"]: u for u in district_1p2()["users.csv"]}
+    rows = _delta([{**users["stu-1"], "familyName": "Okafor"}]) + _delta(
+        [
+            {"sourcedId": "stu-2", "status": "tobedeleted"},
+            # Never in the warehouse: deleting it removes nothing.
+            {"sourcedId": "stu-77", "status": "tobedeleted"},
+        ]
+    )
+    delta = write_package(tmp_path / "delta", {"users.csv": rows}, modes={"users.csv": "delta"})
+
+    result = load(con, delta, run_id="run-2", loaded_at=TOMORROW)
+    again = load(con, delta, run_id="run-3", loaded_at=TOMORROW)
+
+    assert not result.held and result.deletions == [], result.message
+    assert con.execute(
+        "SELECT run_id, file, sourced_id, how FROM audit.sis_deleted_records ORDER BY run_id"
+    ).fetchall() == [("run-2", "users.csv", "stu-2", "tobedeleted")]
+    assert not again.held  # the second time stu-2 is already deleted: nothing new is filed
