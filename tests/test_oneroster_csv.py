@@ -25,6 +25,7 @@ from connectors.oneroster_csv import (
     ensure_oneroster_tables,
     load_oneroster_csv,
     raw_table,
+    side_by_side_readers,
 )
 from models.oneroster_spec import known_files, union_columns
 
@@ -911,6 +912,61 @@ def test_a_row_with_the_wrong_number_of_values_is_rejected_and_later_lines_keep_
     assert column(con, "courses.csv", "_line", "crs-math") == 6
     courses_load = result.file("courses.csv")
     assert (courses_load.rows_read, courses_load.rows_loaded) == (5, 3)
+
+
+def test_files_read_side_by_side_or_one_at_a_time_give_the_same_lines_and_rejects(tmp_path):
+    """A balanced export is read side by side, each file on one thread numbering its own rows;
+    on one DuckDB thread the files are read in turn and numbered from their rowids. Every
+    line, raw row and rejected row must come out the same either way."""
+    district = district_1p2(students=12)
+    district["users.csv"][4]["enabledUser"] = "yes"  # a row check: line 6
+    district["results.csv"][0]["comment"] = 'Good work;\nredo "section" 2'  # a quoted newline
+    courses = csv_text(district.pop("courses.csv")).splitlines()
+    courses.insert(1, "crs-bad,,,as-2025,Chemistry,CHEM")  # too many values: line 2
+    export = write_package(tmp_path / "export", {**district, "courses.csv": "\n".join(courses)})
+    sizes = [f.stat().st_size for f in export.glob("*.csv") if f.name != "manifest.csv"]
+    assert side_by_side_readers(sizes, 2) == 2  # the export is balanced enough on 2 threads
+
+    warehouses = {}
+    for threads in (1, 2):
+        con = duckdb.connect(str(tmp_path / f"threads-{threads}.duckdb"))
+        con.execute(f"SET threads = {threads}").fetchall()
+        load(con, export)
+        warehouses[threads] = (
+            {
+                file: con.execute(
+                    f'SELECT _line, "sourcedId" FROM {raw_table(file)} ORDER BY _line'
+                ).fetchall()
+                for file in known_files()
+            },
+            con.execute(
+                "SELECT file, line, sourced_id, column_name, reason FROM audit.rejected_rows "
+                "ORDER BY ALL"
+            ).fetchall(),
+        )
+        con.close()
+
+    assert warehouses[1] == warehouses[2]
+    lines, rejects = warehouses[2]
+    assert {r[:4] for r in rejects if r[0] in ("courses.csv", "users.csv")} == {
+        ("courses.csv", 2, "crs-bad", None),
+        ("users.csv", 6, "stu-4", "enabledUser"),
+    }
+    assert lines["courses.csv"] == [(3, "crs-bio")]
+    assert [line for line, _ in lines["users.csv"]][3:6] == [5, 7, 8]  # line 6 was rejected
+    # a quoted line break does not make a new record: the next row is line 3
+    assert [line for line, _ in lines["results.csv"][:2]] == [2, 3]
+
+
+def test_files_are_read_side_by_side_only_when_the_threads_would_share_them_evenly():
+    assert side_by_side_readers([400, 380, 350, 300, 100, 80, 20], 2) == 2
+    # One file holds most of the export: read each on all threads, one after another.
+    assert side_by_side_readers([900, 50, 40, 10], 2) == 1
+    assert side_by_side_readers([500, 400, 300], 1) == 1
+    assert side_by_side_readers([500], 4) == 1
+    # Enough files for 4 threads only if none is much bigger than a quarter of the bytes.
+    assert side_by_side_readers([250, 240, 230, 220, 30, 20, 10], 4) == 4
+    assert side_by_side_readers([400, 240, 230, 120], 4) == 1
 
 
 def test_an_unterminated_quote_is_rejected_with_its_line(tmp_path, con):
