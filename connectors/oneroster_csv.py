@@ -967,7 +967,7 @@ class _ExportLoad:
         on one thread of its own that numbers its rows as it reads. Otherwise each is read on
         all threads, one after another, and the load's transaction numbers the lines from the
         rowids (`_number_lines`): a column written again over millions of rows. At a million
-        learners on 2 cores the first way took 19.9 s against 21.3 s (medians of 5)."""
+        learners on 2 cores the first way took 19.9 s against 21.3 s (medians of 7 and 5 runs)."""
         reads = []
         for plan in (p for p in plans if p.mode == "bulk"):
             header = self.headers[plan.file]
