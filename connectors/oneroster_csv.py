@@ -980,14 +980,16 @@ class _ExportLoad:
             )
             _run(self.con, f"CREATE OR REPLACE TABLE {snapshot} ({columns})")
             reads.append((plan, header, snapshot, shared))
-        readers = self._readers([plan for plan, *_ in reads])
+        sizes = {plan.file: plan.path.stat().st_size for plan, *_ in reads}
+        threads = int(_run(self.con, "SELECT current_setting('threads')")[0][0])
+        readers = side_by_side_readers(list(sizes.values()), threads)
         if readers == 1:
             for plan, header, snapshot, shared in reads:
                 self._read_into(self.con, plan, header, snapshot, shared, one_thread=False)
                 self.unnumbered.append((plan, self.in_order))
             return
         # Largest first, each to the next free reader: the readers finish close together.
-        reads.sort(key=lambda read: read[0].path.stat().st_size, reverse=True)
+        reads.sort(key=lambda read: sizes[read[0].file], reverse=True)
         cursors = [self.con.cursor() for _ in range(readers)]
         free = list(cursors)
 
@@ -1018,11 +1020,6 @@ class _ExportLoad:
             finally:
                 self.con.unregister("oneroster_read_errors")
             self.unnumbered.append((plan, False))
-
-    def _readers(self, bulk: list[_FilePlan]) -> int:
-        """How many bulk files to read side by side (see `side_by_side_readers`)."""
-        threads = int(_run(self.con, "SELECT current_setting('threads')")[0][0])
-        return side_by_side_readers([plan.path.stat().st_size for plan in bulk], threads)
 
     def _read_into(
         self,
